@@ -1,0 +1,95 @@
+"""邻善 Linshan: community charity funds, donations through WeChat Pay, open ledgers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from backend.config import ConfigError, Settings, development_secret_key
+
+log = logging.getLogger("linshan")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+def instance_path_from_env(environ: Mapping[str, str]) -> Path:
+    """The instance folder: `INSTANCE_PATH`, or `instance/` beside the package."""
+    return Path(environ.get("INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `config` overrides Flask settings; its `ENVIRON` replaces os.environ."""
+    config = dict(config or {})
+    environ: Mapping[str, str] = config.pop("ENVIRON", os.environ)
+    try:
+        settings = Settings.from_env(environ)
+    except ConfigError as exc:
+        # One line for the operator, no traceback; exit code 3 makes gunicorn halt, not respawn.
+        print(f"linshan: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(3) from None
+    return build_app(settings, config, instance_path_from_env(environ))
+
+
+def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: Path) -> Flask:
+    """Wire a Flask app for already validated settings."""
+    from backend import embedded, models  # noqa: F401 - every model registered on the metadata
+    from backend.api.base import LinshanApi
+    from backend.errors import register_error_handlers
+    from backend.extensions import db, migrate
+    from backend.logging_setup import configure_logging, init_request_logging
+    from backend.redis_client import init_redis
+
+    configure_logging(settings.log_level)
+    app = Flask(__name__, instance_path=str(instance_path))
+    app.json.sort_keys = False  # type: ignore[attr-defined] - keep the schemas' field order
+    database_url = settings.database_url or embedded.ensure_postgres(instance_path)
+    redis_url = settings.redis_url or embedded.ensure_redis(instance_path)
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key or development_secret_key(instance_path),
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        REDIS_URL=redis_url,
+        MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+        API_TITLE="邻善 Linshan API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        OPENAPI_REDOC_PATH="/redoc",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+    )
+    app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True)
+    init_redis(app, redis_url)
+    init_request_logging(app)
+    register_error_handlers(app)
+    api = LinshanApi(app)
+    from backend.api import register_blueprints
+    from backend.boundary import init_transaction_boundary
+    from backend.cli import register_commands
+    from backend.ops import ops
+
+    register_blueprints(api)
+    app.register_blueprint(ops)
+    init_transaction_boundary(app)
+    register_commands(app)
+
+    for warning in settings.warnings:
+        log.warning(warning)
+    if settings.database_url is None:
+        log.warning("no DATABASE_URL: using the embedded PostgreSQL under %s", instance_path)
+    if settings.redis_url is None:
+        log.warning("no REDIS_URL: using the embedded Redis at %s", redis_url)
+    return app

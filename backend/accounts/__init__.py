@@ -1,0 +1,1 @@
+"""Users (WeChat identities) and their scoped role grants."""

@@ -1,0 +1,62 @@
+"""Public needs: the list with its filters, and a need's page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from backend.api.base import decode_cursor, encode_cursor
+from backend.api.lookups import region_or_404
+from backend.api.schemas import NeedDetailSchema, NeedListArgsSchema, NeedPageSchema
+from backend.errors import ApiError
+from backend.needs.models import NeedCategory, NeedStatus
+from backend.needs.services import (
+    NeedCard,
+    NeedFilters,
+    get_public_need,
+    public_needs_page,
+    with_figures,
+)
+
+blp = Blueprint("needs", __name__, description="社区需求（小微项目）")
+
+
+@blp.get("/needs")
+@blp.arguments(NeedListArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, NeedPageSchema)
+def list_needs(limit: int, cursor: str | None, **filter_args: Any) -> dict[str, Any]:
+    """Published needs, newest first (by publication time, then id), in a region and below."""
+    filters = NeedFilters(
+        region=region_or_404(filter_args.get("region_id")),
+        fund_id=filter_args.get("fund_id"),
+        category=NeedCategory(filter_args["category"]) if "category" in filter_args else None,
+        status=NeedStatus(filter_args["status"]) if "status" in filter_args else None,
+        q=filter_args.get("q"),
+    )
+    after = None
+    if cursor:
+        key = decode_cursor("needs", cursor, filters.as_key())
+        try:
+            after = (datetime.fromisoformat(key[0]), int(key[1]))
+        except (IndexError, TypeError, ValueError):
+            raise ApiError(400, "invalid_cursor", "翻页参数无效", {"cursor": ["invalid"]}) from None
+    needs, more = public_needs_page(filters, limit, after)
+    next_cursor = None
+    if more and needs:
+        last = needs[-1]
+        next_cursor = encode_cursor(
+            "needs", [last.published_at.isoformat(), last.id], filters.as_key()
+        )
+    return {"items": with_figures(needs), "next_cursor": next_cursor}
+
+
+@blp.get("/needs/<int:need_id>")
+@blp.response(200, NeedDetailSchema)
+def get_need(need_id: int) -> NeedCard:
+    """A published need: story, budget, who raises the money, images, updates, disclosure."""
+    need = get_public_need(need_id)
+    if need is None:
+        raise ApiError(404, "need_not_found", "该项目不存在或尚未公开")
+    return with_figures([need])[0]

@@ -1,0 +1,17 @@
+"""Public region tree."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from backend.api.schemas import RegionNodeSchema
+from backend.regions.services import RegionNode, region_tree
+
+blp = Blueprint("regions", __name__, description="区域：市、区、街道、社区")
+
+
+@blp.get("/regions")
+@blp.response(200, RegionNodeSchema(many=True))
+def list_regions() -> list[RegionNode]:
+    """The region tree: root regions, each with its children nested."""
+    return region_tree()

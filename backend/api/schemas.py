@@ -1,0 +1,226 @@
+"""Marshmallow schemas shared by the public endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import marshmallow as ma
+
+from backend.common.time import BEIJING
+from backend.needs.models import CATEGORY_LABELS, PUBLIC_STATUSES, NeedCategory
+
+
+class BeijingDateTime(ma.fields.DateTime):
+    """An aware datetime written in ISO 8601 with the Beijing offset (+08:00)."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        return value.astimezone(BEIJING).isoformat()
+
+
+class QuerySchema(ma.Schema):
+    """Query strings ignore parameters they do not know (cache busters and the like)."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+
+class RefSchema(ma.Schema):
+    """`{id, name}` of a related object."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+
+
+CATEGORY_VALUES = [c.value for c in NeedCategory]
+PUBLIC_STATUS_VALUES = [s.value for s in PUBLIC_STATUSES]
+
+
+class NeedItemSchema(ma.Schema):
+    """A need as it appears in lists."""
+
+    id = ma.fields.Integer()
+    title = ma.fields.String()
+    category = ma.fields.String(metadata={"enum": CATEGORY_VALUES})
+    category_label = ma.fields.Function(
+        lambda need: CATEGORY_LABELS[need.category], metadata={"description": "类别 in Chinese"}
+    )
+    status = ma.fields.String(metadata={"enum": PUBLIC_STATUS_VALUES})
+    region = ma.fields.Nested(RefSchema)
+    fund = ma.fields.Nested(RefSchema)
+    cover_url = ma.fields.String(allow_none=True)
+    goal_fen = ma.fields.Integer()
+    raised_fen = ma.fields.Integer()
+    donation_count = ma.fields.Integer()
+    percent = ma.fields.Integer()
+    deadline = ma.fields.Date(allow_none=True)
+    published_at = BeijingDateTime()
+
+
+class PageSchema(ma.Schema):
+    """`{items, next_cursor}` of every list."""
+
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class NeedPageSchema(PageSchema):
+    """A page of needs."""
+
+    items = ma.fields.List(ma.fields.Nested(NeedItemSchema))
+
+
+class BudgetLineSchema(ma.Schema):
+    """One line of a need's budget."""
+
+    item = ma.fields.String()
+    amount_fen = ma.fields.Integer()
+
+
+class UpdateSchema(ma.Schema):
+    """A progress update, disclosure or final report."""
+
+    id = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"enum": ["progress", "disclosure", "final"]})
+    text = ma.fields.String()
+    created_at = BeijingDateTime()
+
+
+class DisclosureSchema(ma.Schema):
+    """The need's disclosure duty."""
+
+    state = ma.fields.String(
+        metadata={"enum": ["not_required", "ok", "due_soon", "overdue", "final_published"]}
+    )
+    next_due = ma.fields.Date(allow_none=True)
+    last_disclosed_on = ma.fields.Date(allow_none=True)
+
+
+class NeedDetailSchema(NeedItemSchema):
+    """The whole public page of a need."""
+
+    story = ma.fields.String()
+    budget_lines = ma.fields.List(ma.fields.Nested(BudgetLineSchema))
+    beneficiary_count = ma.fields.Integer()
+    foundation = ma.fields.Function(
+        lambda card: {"id": card.fund.foundation.id, "name": card.fund.foundation.name},
+        metadata={"description": "the foundation raising the money (募捐主体)"},
+    )
+    foundation_name = ma.fields.Function(lambda card: card.fund.foundation.name)
+    filing_number = ma.fields.String(
+        allow_none=True, metadata={"description": "公开募捐备案编号, where there is one"}
+    )
+    images = ma.fields.Function(lambda card: [image.url for image in card.images])
+    updates = ma.fields.List(ma.fields.Nested(UpdateSchema))
+    disclosure = ma.fields.Nested(DisclosureSchema)
+    excess_fen = ma.fields.Integer(metadata={"description": "raised beyond the goal"})
+    ended_at = BeijingDateTime(allow_none=True)
+    close_reason = ma.fields.String(allow_none=True)
+
+
+class NeedListArgsSchema(QuerySchema):
+    """Filters of the public need list."""
+
+    region_id = ma.fields.Integer(
+        validate=ma.validate.Range(min=1), metadata={"description": "this region and below"}
+    )
+    fund_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    category = ma.fields.String(validate=ma.validate.OneOf(CATEGORY_VALUES))
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(PUBLIC_STATUS_VALUES),
+        metadata={"description": "one of the public statuses"},
+    )
+    q = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=50), metadata={"description": "words in the title"}
+    )
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=512))
+
+
+class RegionNodeSchema(ma.Schema):
+    """A region and, nested, everything below it."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    level = ma.fields.String(metadata={"enum": ["city", "district", "street", "community"]})
+    parent_id = ma.fields.Integer(allow_none=True)
+    children = ma.fields.List(ma.fields.Nested(lambda: RegionNodeSchema()))
+
+
+class FundSchema(ma.Schema):
+    """A fund's public summary."""
+
+    id = ma.fields.Integer(attribute="fund.id")
+    name = ma.fields.String(attribute="fund.name")
+    foundation = ma.fields.Nested(RefSchema, attribute="fund.foundation")
+    region = ma.fields.Nested(RefSchema, attribute="fund.region")
+    committee_threshold_fen = ma.fields.Integer(attribute="fund.committee_threshold_fen")
+    public_fundraising = ma.fields.Boolean(attribute="fund.public_fundraising")
+    established_on = ma.fields.Date(attribute="fund.established_on", allow_none=True)
+    balance_fen = ma.fields.Integer()
+    raised_fen = ma.fields.Integer()
+    spent_fen = ma.fields.Integer()
+    need_count = ma.fields.Integer()
+
+
+class RegionArgsSchema(QuerySchema):
+    """`?region_id=`: a region and everything below it."""
+
+    region_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+
+
+class SpaceListArgsSchema(RegionArgsSchema):
+    """Filters and paging of the space list."""
+
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=512))
+
+
+class SpaceSchema(ma.Schema):
+    """A charity space."""
+
+    code = ma.fields.String()
+    name = ma.fields.String()
+    address = ma.fields.String()
+    opening_hours = ma.fields.String(allow_none=True)
+    description = ma.fields.String(allow_none=True)
+    region = ma.fields.Nested(RefSchema)
+    fund = ma.fields.Nested(RefSchema)
+
+
+class SpacePageSchema(PageSchema):
+    """A page of spaces."""
+
+    items = ma.fields.List(ma.fields.Nested(SpaceSchema))
+
+
+class SpaceDetailSchema(SpaceSchema):
+    """A space with the needs it collects for."""
+
+    needs = ma.fields.List(ma.fields.Nested(NeedItemSchema))
+
+
+class TargetSchema(ma.Schema):
+    """A planned figure of the programme and how far it is reached."""
+
+    metric = ma.fields.String()
+    year = ma.fields.Integer()
+    target = ma.fields.Integer()
+    actual = ma.fields.Integer()
+    percent = ma.fields.Integer()
+
+
+class StatsSchema(ma.Schema):
+    """The roll-up of a region and below."""
+
+    region = ma.fields.Nested(RefSchema, allow_none=True)
+    fund_count = ma.fields.Integer()
+    need_count = ma.fields.Integer()
+    needs_by_status = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    raised_fen = ma.fields.Integer()
+    spent_fen = ma.fields.Integer()
+    donation_count = ma.fields.Integer()
+    beneficiary_count = ma.fields.Integer()
+    space_count = ma.fields.Integer()
+    targets = ma.fields.List(ma.fields.Nested(TargetSchema))

@@ -1,0 +1,19 @@
+"""Public roll-up of the programme's figures."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from backend.api.lookups import region_or_404
+from backend.api.schemas import RegionArgsSchema, StatsSchema
+from backend.stats.services import Stats, rollup
+
+blp = Blueprint("stats", __name__, description="统计")
+
+
+@blp.get("/stats")
+@blp.arguments(RegionArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, StatsSchema)
+def get_stats(region_id: int | None = None) -> Stats:
+    """Funds, needs, money, beneficiaries and spaces of a region and below, with targets."""
+    return rollup(region_or_404(region_id))

@@ -1,0 +1,112 @@
+"""Errors in the contract's JSON shape: `{code, status, error, message, errors?}`."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Stable identifiers and Chinese messages for the errors that carry no more specific ones.
+DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "请求格式有误"),
+    401: ("unauthorized", "请先登录"),
+    403: ("forbidden", "没有权限执行此操作"),
+    404: ("not_found", "请求的资源不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    409: ("conflict", "请求与当前状态冲突"),
+    413: ("payload_too_large", "上传内容过大"),
+    415: ("unsupported_media_type", "不支持的内容类型"),
+    422: ("validation_failed", "请求参数有误，请检查后重试"),
+    429: ("too_many_requests", "操作过于频繁，请稍后再试"),
+    500: ("internal_error", "服务器开小差了，请稍后再试"),
+    503: ("service_unavailable", "服务暂时不可用，请稍后再试"),
+}
+
+
+class ApiError(HTTPException):
+    """An error a view raises on purpose, with its stable identifier and Chinese message."""
+
+    def __init__(
+        self, code: int, error: str, message: str, errors: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(description=message)
+        self.code = code
+        self.error = error
+        self.message = message
+        self.errors = errors
+
+
+def error_body(
+    code: int, error: str | None = None, message: str | None = None, errors: Any = None
+) -> dict[str, Any]:
+    """The contract's error document for an HTTP status."""
+    default_error, default_message = DEFAULT_ERRORS.get(
+        code, (HTTPStatus(code).phrase.lower().replace(" ", "_"), "请求无法处理")
+    )
+    body: dict[str, Any] = {
+        "code": code,
+        "status": HTTPStatus(code).phrase,
+        "error": error or default_error,
+        "message": message or default_message,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def _validation_errors(exc: HTTPException) -> Any:
+    """webargs puts the field messages of a failed parse on the exception's `data`."""
+    data = getattr(exc, "data", None)
+    if not isinstance(data, dict):
+        return None
+    messages = data.get("messages")
+    if isinstance(messages, dict) and len(messages) == 1:
+        # Collapse the location level ("query", "json") unless several were involved.
+        (only,) = messages.values()
+        return only
+    return messages
+
+
+def handle_http_exception(exc: HTTPException) -> ResponseReturnValue:
+    """Render any HTTP error in the contract's shape."""
+    code = exc.code or 500
+    if isinstance(exc, ApiError):
+        body = error_body(code, exc.error, exc.message, exc.errors)
+    else:
+        body = error_body(code, errors=_validation_errors(exc) if code in (400, 422) else None)
+        custom = getattr(exc, "data", {}).get("message") if hasattr(exc, "data") else None
+        if isinstance(custom, str) and code not in (400, 422):
+            body["message"] = custom
+    response = jsonify(body)
+    response.status_code = code
+    for name, value in exc.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value
+    if code == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def handle_unexpected(exc: Exception) -> ResponseReturnValue:
+    """Log the failure with its traceback; answer 500 without one."""
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    if current_app.testing and current_app.config.get("PROPAGATE_UNEXPECTED", True):
+        # A bug fails its test rather than hiding behind a quiet 500.
+        raise exc
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    response = jsonify(error_body(500))
+    response.status_code = 500
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error, including routing errors, in the contract's shape."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,45 @@
+"""Reading funds for the public."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from backend.extensions import db
+from backend.funds.models import Fund
+from backend.needs.figures import need_figures
+from backend.needs.models import PUBLIC_STATUSES, Need
+
+
+@dataclass(frozen=True)
+class FundSummary:
+    """A fund with its public figures."""
+
+    fund: Fund
+    need_count: int
+    raised_fen: int
+    spent_fen: int
+
+    @property
+    def balance_fen(self) -> int:
+        """Raised minus spent."""
+        return self.raised_fen - self.spent_fen
+
+
+def fund_summary(fund_id: int) -> FundSummary | None:
+    """The fund and its figures, or None for an unknown id."""
+    fund = db.session.scalar(
+        sa.select(Fund)
+        .where(Fund.id == fund_id)
+        .options(joinedload(Fund.foundation), joinedload(Fund.region))
+    )
+    if fund is None:
+        return None
+    need_ids = db.session.scalars(
+        sa.select(Need.id).where(Need.fund_id == fund.id, Need.status.in_(PUBLIC_STATUSES))
+    ).all()
+    raised = sum(f.raised_fen for f in need_figures(need_ids).values())
+    # Spending (expenses and disbursements) comes with the journal; nothing is spent before it.
+    return FundSummary(fund=fund, need_count=len(need_ids), raised_fen=raised, spent_fen=0)

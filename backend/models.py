@@ -1,0 +1,23 @@
+"""Every model, imported in one place so that metadata (and Alembic) sees them all."""
+
+from backend.accounts.models import Role, RoleGrant, ScopeType, User
+from backend.funds.models import Foundation, Fund
+from backend.needs.models import Need, NeedBudgetLine, NeedImage, ProgressUpdate
+from backend.regions.models import ProgrammeTarget, Region
+from backend.spaces.models import CharitySpace
+
+__all__ = [
+    "CharitySpace",
+    "Foundation",
+    "Fund",
+    "Need",
+    "NeedBudgetLine",
+    "NeedImage",
+    "ProgrammeTarget",
+    "ProgressUpdate",
+    "Region",
+    "Role",
+    "RoleGrant",
+    "ScopeType",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""Charity spaces (慈善空间): physical places with QR codes donors scan."""

@@ -1,0 +1,152 @@
+"""Test fixtures: a fresh PostgreSQL database per run and a Redis database, both real.
+
+With `DATABASE_URL`/`REDIS_URL` set (CI), the tests use those servers; without them, the
+embedded servers of the instance folder. Either way the run gets its own new database,
+migrated from zero, and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from backend import create_app, embedded, instance_path_from_env
+from backend.extensions import db
+from tests.support import with_database, with_redis_db
+
+TEST_REDIS_DB = 15
+
+
+def _server_urls() -> tuple[str, str]:
+    """SQLAlchemy URL of the server's maintenance database, and the Redis URL to use."""
+    instance = instance_path_from_env(os.environ)
+    database_url = os.environ.get("DATABASE_URL") or embedded.ensure_postgres(instance)
+    redis_url = os.environ.get("REDIS_URL") or embedded.ensure_redis(instance)
+    return database_url, redis_url
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this run (libpq URL); dropped afterwards."""
+    server_url, _ = _server_urls()
+    name = f"linshan_test_{secrets.token_hex(4)}"
+    admin = with_database(server_url, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield with_database(server_url, name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis database tests may flush."""
+    _, url = _server_urls()
+    return with_redis_db(url, TEST_REDIS_DB)
+
+
+@pytest.fixture(scope="session")
+def test_environ(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """The environment the app under test reads."""
+    return {
+        "APP_ENV": "development",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture(scope="session")
+def app(test_environ: dict[str, str]) -> Iterator[Flask]:
+    """The app, on a database migrated from zero through the Alembic migrations."""
+    from flask_migrate import upgrade
+
+    application = create_app({"ENVIRON": test_environ, "TESTING": True})
+    with application.app_context():
+        upgrade()
+    yield application
+    dispose(application)
+
+
+def dispose(application: Flask) -> None:
+    """Close an app's database pool and Redis connections."""
+    with application.app_context():
+        db.engine.dispose()
+    application.extensions["redis"].close()
+
+
+@pytest.fixture
+def make_app(test_environ: dict[str, str]) -> Iterator[Callable[..., Flask]]:
+    """Build extra apps on the test environment (changed as asked); closed after the test."""
+    made: list[Flask] = []
+
+    def factory(env: dict[str, str] | None = None, **config: object) -> Flask:
+        application = create_app(
+            {"ENVIRON": {**test_environ, **(env or {})}, "TESTING": True, **config}
+        )
+        made.append(application)
+        return application
+
+    yield factory
+    for application in made:
+        dispose(application)
+
+
+def truncate_all(application: Flask) -> None:
+    """Empty every table of the app (the migrations' own bookkeeping stays)."""
+    with application.app_context():
+        db.session.remove()
+        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        application.extensions["redis"].flushdb()
+
+
+@pytest.fixture
+def clean(app: Flask) -> Iterator[None]:
+    """Leave no rows behind: for tests that write."""
+    yield
+    truncate_all(app)
+
+
+@pytest.fixture
+def app_ctx(app: Flask, clean: None) -> Iterator[Flask]:
+    """An application context for tests that call services directly; tables emptied after."""
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def demo(app: Flask) -> Iterator[dict[str, int]]:
+    """The demo data, loaded once per module for read-only tests and removed after it."""
+    from backend.demo.seed import seed_demo
+
+    with app.app_context():
+        added = seed_demo(progress=lambda line: None)
+        db.session.commit()
+        db.session.remove()
+    yield added
+    truncate_all(app)
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    """The checkout's top folder."""
+    return Path(__file__).resolve().parent.parent
