@@ -64,9 +64,8 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
-        OPENAPI_REDOC_PATH="/redoc",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        # Served by the app itself (swagger-ui-bundle), so /api/docs works offline too.
+        OPENAPI_SWAGGER_UI_URL="/api/docs-assets/",
     )
     app.config.update(overrides)
 
@@ -79,10 +78,11 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     from backend.api import register_blueprints
     from backend.boundary import init_transaction_boundary
     from backend.cli import register_commands
-    from backend.ops import ops
+    from backend.ops import docs_assets, ops
 
     register_blueprints(api)
     app.register_blueprint(ops)
+    app.register_blueprint(docs_assets)
     init_transaction_boundary(app)
     register_commands(app)
 

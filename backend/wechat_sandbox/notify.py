@@ -20,7 +20,9 @@ PAYMENT_FAILED = "result"  # a genuine notice of a failed payment (result_code F
 FAIL_MODES = (FORGE_SIGNATURE, FORGE_AMOUNT, PAYMENT_FAILED)
 
 
-def payment_fields(order: Order, config: SandboxConfig, fail: str | None = None) -> dict[str, object]:
+def payment_fields(
+    order: Order, config: SandboxConfig, fail: str | None = None
+) -> dict[str, object]:
     """The signed fields of the payment notice for a paid order (or a bad one, per `fail`)."""
     fields: dict[str, object] = {
         "appid": order.appid,
@@ -83,7 +85,9 @@ def refund_plain_fields(order: Order, refund: Refund, success_at: datetime) -> d
     }
 
 
-def refund_notice(order: Order, refund: Refund, success_at: datetime, config: SandboxConfig) -> bytes:
+def refund_notice(
+    order: Order, refund: Refund, success_at: datetime, config: SandboxConfig
+) -> bytes:
     """The XML body of the refund notice: unsigned, its content encrypted in req_info."""
     plain = to_flat_xml(refund_plain_fields(order, refund, success_at), root="root")
     fields = {
