@@ -45,6 +45,7 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     from backend.extensions import db, migrate
     from backend.logging_setup import configure_logging, init_request_logging
     from backend.redis_client import init_redis
+    from backend.wechat.client import init_wechat
 
     configure_logging(settings.log_level)
     app = Flask(__name__, instance_path=str(instance_path))
@@ -72,6 +73,7 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True)
     init_redis(app, redis_url)
+    init_wechat(app)
     init_request_logging(app)
     register_error_handlers(app)
     api = LinshanApi(app)

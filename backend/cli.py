@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from backend import embedded
+from backend.accounts.models import ROLE_SCOPE, Role, RoleGrant, ScopeType, User
+from backend.accounts.services import find_user, grant_role, revoke_grant
+from backend.errors import ApiError
 from backend.extensions import db
 
 
@@ -15,9 +20,11 @@ def register_commands(app: Flask) -> None:
     """Add the project's commands to `flask`."""
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(embedded_group)
+    app.cli.add_command(roles_group)
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Load the demo city, its funds, spaces and needs (running it again adds nothing)."""
     from backend.demo.seed import seed_demo
@@ -30,7 +37,7 @@ def seed_demo_command() -> None:
         click.echo("demo data already present: nothing changed")
 
 
-@click.group("embedded")
+@click.group("embedded", cls=AppGroup)
 def embedded_group() -> None:
     """The embedded PostgreSQL and Redis used when no URLs are configured."""
 
@@ -52,3 +59,83 @@ def embedded_stop() -> None:
     stopped_redis = embedded.stop_redis(instance)
     click.echo(f"postgres: {'stopped' if stopped_pg else 'not running'}")
     click.echo(f"redis:    {'stopped' if stopped_redis else 'not running'}")
+
+
+@click.group("roles", cls=AppGroup)
+def roles_group() -> None:
+    """Role grants: secretary, committee, supervisor, foundation_admin, platform_admin."""
+
+
+def _user_or_fail(ref: str) -> User:
+    user = find_user(ref)
+    if user is None or user.deleted_at is not None:
+        raise click.ClickException(f"no user {ref!r} (give a user id or an openid)")
+    return user
+
+
+def _scope_id(role: Role, fund: int | None, foundation: int | None) -> int | None:
+    scope = ROLE_SCOPE[role]
+    given = {ScopeType.FUND: fund, ScopeType.FOUNDATION: foundation}
+    if scope == ScopeType.PLATFORM:
+        if fund is not None or foundation is not None:
+            raise click.UsageError(f"{role} is platform-wide: give neither --fund nor --foundation")
+        return None
+    other = foundation if scope == ScopeType.FUND else fund
+    if given[scope] is None or other is not None:
+        raise click.UsageError(f"{role} is granted on a {scope}: give --{scope} ID")
+    return given[scope]
+
+
+ROLE_CHOICE = click.Choice([r.value for r in Role])
+
+
+@roles_group.command("grant")
+@click.argument("user_ref", metavar="USER")
+@click.argument("role", type=ROLE_CHOICE)
+@click.option("--fund", type=int, help="the fund, for secretary, committee, supervisor")
+@click.option("--foundation", type=int, help="the foundation, for foundation_admin")
+def roles_grant(user_ref: str, role: str, fund: int | None, foundation: int | None) -> None:
+    """Give USER (an id or an openid) ROLE in a scope."""
+    user = _user_or_fail(user_ref)
+    role_ = Role(role)
+    try:
+        grant = grant_role(user, role_, _scope_id(role_, fund, foundation))
+    except ApiError as exc:
+        raise click.ClickException(exc.error) from None
+    db.session.commit()
+    click.echo(
+        f"grant {grant.id}: user {user.id} is {role} on {grant.scope_type} {grant.scope_id or ''}"
+    )
+
+
+@roles_group.command("revoke")
+@click.argument("user_ref", metavar="USER")
+@click.argument("role", type=ROLE_CHOICE)
+@click.option("--fund", type=int)
+@click.option("--foundation", type=int)
+def roles_revoke(user_ref: str, role: str, fund: int | None, foundation: int | None) -> None:
+    """Take ROLE in a scope away from USER."""
+    user = _user_or_fail(user_ref)
+    role_ = Role(role)
+    scope_id = _scope_id(role_, fund, foundation)
+    grant = next((g for g in user.grants if g.role == role_ and g.scope_id == scope_id), None)
+    if grant is None:
+        raise click.ClickException(f"user {user.id} does not hold {role} there")
+    revoke_grant(grant)
+    db.session.commit()
+    click.echo(f"revoked: user {user.id} is no longer {role}")
+
+
+@roles_group.command("list")
+@click.option("--fund", type=int, help="only grants on this fund")
+def roles_list(fund: int | None) -> None:
+    """List role grants."""
+    stmt = sa.select(RoleGrant).order_by(RoleGrant.id)
+    if fund is not None:
+        stmt = stmt.where(RoleGrant.scope_type == ScopeType.FUND, RoleGrant.scope_id == fund)
+    grants = db.session.scalars(stmt).all()
+    if not grants:
+        click.echo("no grants")
+    for grant in grants:
+        scope = f"{grant.scope_type} {grant.scope_id}" if grant.scope_id else str(grant.scope_type)
+        click.echo(f"{grant.id}\tuser {grant.user_id}\t{grant.role}\t{scope}")

@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from backend import create_app, embedded, instance_path_from_env
 from backend.common.time import set_clock, utcnow
 from backend.extensions import db
+from backend.wechat_sandbox import SandboxConfig, SandboxServer
 from tests.support import with_database, with_redis_db
 
 TEST_REDIS_DB = 15
@@ -56,9 +57,24 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def test_environ(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory):
+def wechat_sandbox() -> Iterator[SandboxServer]:
+    """The WeChat sandbox the app talks to over HTTP, through wechatpy, for the whole run."""
+    server = SandboxServer(SandboxConfig(time_factor=100_000.0)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def test_environ(
+    database_url: str,
+    redis_url: str,
+    wechat_sandbox: SandboxServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, str]:
     """The environment the app under test reads."""
     return {
+        "WECHAT_API_BASE": wechat_sandbox.url,
+        "WECHAT_PAY_API_BASE": wechat_sandbox.url,
         "APP_ENV": "development",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,

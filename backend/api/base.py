@@ -8,11 +8,10 @@ import json
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app
 from flask_smorest import Api
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 
-from backend.common.time import utcnow
+from backend.common.signing import timed_serializer
 from backend.errors import ApiError, handle_http_exception
 
 MAX_LIMIT = 100
@@ -55,19 +54,6 @@ class PageArgsSchema(ma.Schema):
     )
 
 
-class _ClockSigner(TimestampSigner):
-    """Timestamps from the app's clock, so that tests can age a cursor without sleeping."""
-
-    def get_timestamp(self) -> int:
-        return int(utcnow().timestamp())
-
-
-def _serializer(kind: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"], salt=f"cursor:{kind}", signer=_ClockSigner
-    )
-
-
 def _filters_digest(filters: dict[str, Any]) -> str:
     raw = json.dumps(filters, sort_keys=True, default=str, ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(hashlib.sha256(raw).digest()[:9]).decode()
@@ -75,13 +61,13 @@ def _filters_digest(filters: dict[str, Any]) -> str:
 
 def encode_cursor(kind: str, key: list[Any], filters: dict[str, Any]) -> str:
     """Sign the sort key of the last row together with the filters it belongs to."""
-    return _serializer(kind).dumps({"k": key, "f": _filters_digest(filters)})
+    return timed_serializer(f"cursor:{kind}").dumps({"k": key, "f": _filters_digest(filters)})
 
 
 def decode_cursor(kind: str, cursor: str, filters: dict[str, Any]) -> list[Any]:
     """The sort key inside a cursor; a forged, expired or foreign cursor is a 400."""
     try:
-        data = _serializer(kind).loads(cursor, max_age=CURSOR_MAX_AGE_SECONDS)
+        data = timed_serializer(f"cursor:{kind}").loads(cursor, max_age=CURSOR_MAX_AGE_SECONDS)
     except SignatureExpired:
         raise ApiError(
             400, "cursor_expired", "翻页位置已过期，请从第一页重新加载", {"cursor": ["expired"]}
