@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import ConfigError, Settings, development_secret_key
 
@@ -69,6 +70,10 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
         OPENAPI_SWAGGER_UI_URL="/api/docs-assets/",
     )
     app.config.update(overrides)
+    if settings.trusted_proxy_count:
+        # request.remote_addr becomes the client's address as the trusted proxies saw it.
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True)

@@ -14,6 +14,8 @@ from backend.accounts.models import ROLE_SCOPE, Role, RoleGrant, ScopeType, User
 from backend.accounts.services import find_user, grant_role, revoke_grant
 from backend.errors import ApiError
 from backend.extensions import db
+from backend.funds.backoffice import appoint, dismiss
+from backend.funds.models import Fund
 
 
 def register_commands(app: Flask) -> None:
@@ -98,8 +100,15 @@ def roles_grant(user_ref: str, role: str, fund: int | None, foundation: int | No
     """Give USER (an id or an openid) ROLE in a scope."""
     user = _user_or_fail(user_ref)
     role_ = Role(role)
+    scope_id = _scope_id(role_, fund, foundation)
     try:
-        grant = grant_role(user, role_, _scope_id(role_, fund, foundation))
+        if ROLE_SCOPE[role_] == ScopeType.FUND:
+            fund_ = db.session.get(Fund, scope_id)
+            if fund_ is None:
+                raise click.ClickException(f"no fund {scope_id}")
+            grant = appoint(None, fund_, user.id, role_)  # recorded in the fund's audit log
+        else:
+            grant = grant_role(user, role_, scope_id)
     except ApiError as exc:
         raise click.ClickException(exc.error) from None
     db.session.commit()
@@ -121,7 +130,10 @@ def roles_revoke(user_ref: str, role: str, fund: int | None, foundation: int | N
     grant = next((g for g in user.grants if g.role == role_ and g.scope_id == scope_id), None)
     if grant is None:
         raise click.ClickException(f"user {user.id} does not hold {role} there")
-    revoke_grant(grant)
+    if grant.scope_type == ScopeType.FUND:
+        dismiss(None, db.session.get(Fund, grant.scope_id), grant.id)
+    else:
+        revoke_grant(grant)
     db.session.commit()
     click.echo(f"revoked: user {user.id} is no longer {role}")
 

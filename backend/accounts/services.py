@@ -15,18 +15,13 @@ from backend.errors import ApiError
 from backend.extensions import db
 from backend.funds.models import Foundation, Fund
 from backend.wechat.client import get_wechat
+from backend.wechat.content import check_text, wechat_unavailable
 
 log = logging.getLogger(__name__)
 
 # WeChat answers these for a code that is malformed, used or expired.
 BAD_CODE_ERRORS = {40029, 40163, 40226}
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e]")
-
-
-def wechat_unavailable(exc: WeChatClientException) -> ApiError:
-    """The error when WeChat fails us, logged for the operator."""
-    log.error("WeChat call failed: errcode=%s errmsg=%s", exc.errcode, exc.errmsg)
-    return ApiError(502, "wechat_unavailable", "微信服务暂时不可用，请稍后再试")
 
 
 def login_with_code(code: str) -> User:
@@ -51,25 +46,10 @@ def login_with_code(code: str) -> User:
     return user
 
 
-def check_text(user: User, text: str, field: str) -> None:
-    """Refuse text that WeChat's content security check flags."""
-    try:
-        result = get_wechat().wxa.msg_sec_check_v2(text, openid=user.openid or "", scene=1)
-    except WeChatClientException as exc:
-        raise wechat_unavailable(exc) from None
-    if result.get("result", {}).get("suggest", "pass") != "pass":
-        raise ApiError(
-            422,
-            "content_rejected",
-            "内容未通过安全检测，请修改后重试",
-            {field: ["content rejected"]},
-        )
-
-
 def update_profile(user: User, nickname: str | None, avatar_url: str | None) -> User:
     """Change the nickname (content-checked) and avatar."""
     if nickname is not None:
-        check_text(user, nickname, "nickname")
+        check_text(user.openid, {"nickname": nickname})
         user.nickname = nickname
     if avatar_url is not None:
         user.avatar_url = avatar_url

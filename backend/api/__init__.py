@@ -7,9 +7,9 @@ from flask_smorest import Api
 
 def register_blueprints(api: Api) -> None:
     """Register every blueprint of the v1 API."""
-    from backend.api import backoffice, funds, identity, needs, regions, spaces, stats
+    from backend.api import backoffice, funds, identity, need_admin, needs, regions, spaces, stats
     from backend.auth import SECURITY_SCHEME
 
     api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
-    for module in (identity, regions, needs, funds, spaces, stats, backoffice):
+    for module in (identity, regions, needs, funds, spaces, stats, backoffice, need_admin):
         api.register_blueprint(module.blp, url_prefix="/api/v1")

@@ -1,21 +1,40 @@
-"""Back-office views of a fund, for the fund's roles only."""
+"""Back office of a fund: its needs, settings, people and audit log (fund roles only)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
 from flask_smorest import Blueprint
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
+from backend.accounts.models import Role, RoleGrant
 from backend.accounts.permissions import Permission, require
-from backend.api.schemas import BeijingDateTime, QuerySchema, RefSchema
-from backend.auth import BEARER, current_user
+from backend.api.backoffice_schemas import (
+    NEED_STATUS_VALUES,
+    AuditPageSchema,
+    BackOfficeNeedDetailSchema,
+    FundPatchSchema,
+    FundRolesSchema,
+    GrantInputSchema,
+    GrantOutSchema,
+    NeedInputSchema,
+    PageArgs,
+)
+from backend.api.base import decode_cursor, encode_cursor
+from backend.api.schemas import BeijingDateTime, FundSchema, QuerySchema, RefSchema
+from backend.audit.services import events_page
+from backend.auth import BEARER, current_user, login_required
 from backend.errors import ApiError
 from backend.extensions import db
+from backend.funds.backoffice import appoint, dismiss, fund_grants, governance_of, update_fund
 from backend.funds.models import Fund
+from backend.funds.services import FundSummary, fund_summary
+from backend.needs.backoffice import create_need
 from backend.needs.models import Need, NeedStatus
 
-blp = Blueprint("backoffice", __name__, description="后台：基金的项目、角色与审计")
+blp = Blueprint("backoffice", __name__, description="后台：基金的项目、设置、人员与审计")
 
 
 def fund_or_404(fund_id: int) -> Fund:
@@ -29,7 +48,7 @@ def fund_or_404(fund_id: int) -> Fund:
 class FundNeedsArgsSchema(QuerySchema):
     """`?status=` of a fund's need list."""
 
-    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in NeedStatus]))
+    status = ma.fields.String(validate=ma.validate.OneOf(NEED_STATUS_VALUES))
 
 
 class BackOfficeNeedSchema(ma.Schema):
@@ -71,3 +90,97 @@ def list_fund_needs(fund_id: int, status: str | None = None) -> dict[str, list[N
     if status is not None:
         stmt = stmt.where(Need.status == NeedStatus(status))
     return {"items": list(db.session.scalars(stmt))}
+
+
+@blp.post("/funds/<int:fund_id>/needs")
+@blp.arguments(NeedInputSchema)
+@blp.response(201, BackOfficeNeedDetailSchema)
+@blp.doc(security=BEARER)
+def create_fund_need(data: dict[str, Any], fund_id: int) -> Need:
+    """Create a draft need (secretary of the fund); budget lines must add up to the goal."""
+    fund = fund_or_404(fund_id)
+    actor = login_required()
+    require(actor, Permission.MANAGE_NEEDS, fund)
+    return create_need(actor, fund, data)
+
+
+@blp.get("/funds/<int:fund_id>/needs/<int:need_id>")
+@blp.response(200, BackOfficeNeedDetailSchema)
+@blp.doc(security=BEARER)
+def get_fund_need(fund_id: int, need_id: int) -> Need:
+    """One need of the fund in any status, as the fund's team sees it."""
+    fund = fund_or_404(fund_id)
+    require(current_user(), Permission.READ_BACK_OFFICE, fund)
+    need = db.session.scalar(
+        sa.select(Need)
+        .where(Need.id == need_id, Need.fund_id == fund.id)
+        .options(selectinload(Need.budget_lines), selectinload(Need.images))
+    )
+    if need is None:
+        raise ApiError(404, "need_not_found", "该项目不存在")
+    return need
+
+
+@blp.patch("/funds/<int:fund_id>")
+@blp.arguments(FundPatchSchema)
+@blp.response(200, FundSchema)
+@blp.doc(security=BEARER)
+def patch_fund(data: dict[str, Any], fund_id: int) -> FundSummary | None:
+    """Change fund settings: committee threshold, public fundraising (foundation admin)."""
+    fund = fund_or_404(fund_id)
+    actor = login_required()
+    require(actor, Permission.MANAGE_FUND, fund)
+    update_fund(actor, fund, data)
+    return fund_summary(fund.id)
+
+
+@blp.get("/funds/<int:fund_id>/roles")
+@blp.response(200, FundRolesSchema)
+@blp.doc(security=BEARER)
+def list_fund_roles(fund_id: int) -> dict[str, Any]:
+    """The fund's secretaries, committee and supervisors, and whether the rules are met."""
+    fund = fund_or_404(fund_id)
+    require(current_user(), Permission.READ_BACK_OFFICE, fund)
+    return {"items": fund_grants(fund.id), "governance": governance_of(fund.id)}
+
+
+@blp.post("/funds/<int:fund_id>/roles")
+@blp.arguments(GrantInputSchema)
+@blp.response(201, GrantOutSchema)
+@blp.doc(security=BEARER)
+def create_fund_role(data: dict[str, Any], fund_id: int) -> RoleGrant:
+    """Appoint a secretary, committee member or supervisor (foundation admin)."""
+    fund = fund_or_404(fund_id)
+    actor = login_required()
+    require(actor, Permission.MANAGE_FUND, fund)
+    return appoint(actor, fund, data["user_id"], Role(data["role"]))
+
+
+@blp.delete("/funds/<int:fund_id>/roles/<int:grant_id>")
+@blp.response(204)
+@blp.doc(security=BEARER)
+def delete_fund_role(fund_id: int, grant_id: int) -> None:
+    """Take a fund role away (foundation admin)."""
+    fund = fund_or_404(fund_id)
+    actor = login_required()
+    require(actor, Permission.MANAGE_FUND, fund)
+    dismiss(actor, fund, grant_id)
+
+
+@blp.get("/funds/<int:fund_id>/audit")
+@blp.arguments(PageArgs, location="query", as_kwargs=True)
+@blp.response(200, AuditPageSchema)
+@blp.doc(security=BEARER)
+def list_fund_audit(fund_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Who did what to the fund's needs, settings and people, newest first (read-only)."""
+    fund = fund_or_404(fund_id)
+    require(current_user(), Permission.READ_BACK_OFFICE, fund)
+    before = None
+    if cursor:
+        key = decode_cursor("audit", cursor, {"fund_id": fund.id})
+        if len(key) != 1 or not isinstance(key[0], int):
+            raise ApiError(400, "invalid_cursor", "翻页参数无效", {"cursor": ["invalid"]})
+        before = key[0]
+    events, more = events_page(fund.id, limit, before)
+    next_cursor = encode_cursor("audit", [events[-1].id], {"fund_id": fund.id}) if more else None
+    return {"items": events, "next_cursor": next_cursor}

@@ -148,6 +148,16 @@ class RegionNodeSchema(ma.Schema):
     children = ma.fields.List(ma.fields.Nested(lambda: RegionNodeSchema()))
 
 
+class GovernanceSchema(ma.Schema):
+    """Whether the fund's committee and supervisors meet the rules (counts only)."""
+
+    committee_count = ma.fields.Integer()
+    supervisor_count = ma.fields.Integer()
+    secretary_count = ma.fields.Integer()
+    complete = ma.fields.Boolean()
+    problems = ma.fields.List(ma.fields.String())
+
+
 class FundSchema(ma.Schema):
     """A fund's public summary."""
 
@@ -162,6 +172,7 @@ class FundSchema(ma.Schema):
     raised_fen = ma.fields.Integer()
     spent_fen = ma.fields.Integer()
     need_count = ma.fields.Integer()
+    governance = ma.fields.Nested(GovernanceSchema)
 
 
 class RegionArgsSchema(QuerySchema):

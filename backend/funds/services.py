@@ -8,9 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from backend.extensions import db
+from backend.funds.backoffice import Governance, governance_of
 from backend.funds.models import Fund
 from backend.needs.figures import need_figures
-from backend.needs.models import PUBLIC_STATUSES, Need
+from backend.needs.models import Need
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class FundSummary:
     need_count: int
     raised_fen: int
     spent_fen: int
+    governance: Governance
 
     @property
     def balance_fen(self) -> int:
@@ -38,8 +40,14 @@ def fund_summary(fund_id: int) -> FundSummary | None:
     if fund is None:
         return None
     need_ids = db.session.scalars(
-        sa.select(Need.id).where(Need.fund_id == fund.id, Need.status.in_(PUBLIC_STATUSES))
+        sa.select(Need.id).where(Need.fund_id == fund.id, Need.public())
     ).all()
     raised = sum(f.raised_fen for f in need_figures(need_ids).values())
     # Spending (expenses and disbursements) comes with the journal; nothing is spent before it.
-    return FundSummary(fund=fund, need_count=len(need_ids), raised_fen=raised, spent_fen=0)
+    return FundSummary(
+        fund=fund,
+        need_count=len(need_ids),
+        raised_fen=raised,
+        spent_fen=0,
+        governance=governance_of(fund.id),
+    )

@@ -85,7 +85,7 @@ class Need(TimestampMixin, db.Model):
         sa.CheckConstraint("goal_fen > 0", name="goal_positive"),
         sa.CheckConstraint("beneficiary_count >= 0", name="beneficiaries_not_negative"),
         sa.CheckConstraint(
-            "status IN ('draft', 'submitted') OR published_at IS NOT NULL",
+            "status IN ('draft', 'submitted', 'closed') OR published_at IS NOT NULL",
             name="public_needs_published",
         ),
         sa.CheckConstraint(
@@ -97,7 +97,7 @@ class Need(TimestampMixin, db.Model):
             "ix_needs_public_order",
             sa.text("published_at DESC"),
             sa.text("id DESC"),
-            postgresql_where=sa.text("status NOT IN ('draft', 'submitted')"),
+            postgresql_where=sa.text("published_at IS NOT NULL"),
         ),
     )
 
@@ -149,8 +149,13 @@ class Need(TimestampMixin, db.Model):
 
     @property
     def is_public(self) -> bool:
-        """Fundraising and later needs are public."""
-        return self.status in PUBLIC_STATUSES
+        """Published needs in fundraising and later statuses are public."""
+        return self.status in PUBLIC_STATUSES and self.published_at is not None
+
+    @classmethod
+    def public(cls) -> sa.ColumnElement[bool]:
+        """The SQL condition of `is_public` (a draft closed unpublished stays private)."""
+        return sa.and_(cls.status.in_(PUBLIC_STATUSES), cls.published_at.is_not(None))
 
     def can_move_to(self, target: NeedStatus) -> bool:
         """Whether `target` is an allowed next status."""
@@ -190,6 +195,8 @@ class NeedImage(db.Model):
     need_id: Mapped[int] = mapped_column(sa.ForeignKey("needs.id", ondelete="CASCADE"))
     #: order on the page
     position: Mapped[int]
+    #: the stored image
+    upload_id: Mapped[int | None] = mapped_column(sa.ForeignKey("uploads.id"))
     #: public URL of the image
     url: Mapped[str] = mapped_column(sa.String(512))
 

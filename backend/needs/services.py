@@ -12,7 +12,7 @@ from backend.extensions import db
 from backend.funds.models import Fund
 from backend.needs.disclosure import Disclosure, disclosure_of
 from backend.needs.figures import Figures, need_figures
-from backend.needs.models import PUBLIC_STATUSES, Need, NeedCategory, NeedStatus
+from backend.needs.models import Need, NeedCategory, NeedStatus
 from backend.regions.models import Region
 from backend.regions.services import in_subtree
 
@@ -90,7 +90,7 @@ def public_needs_page(
     """One page of published needs after the key `after`; also whether more follow."""
     stmt = (
         sa.select(Need)
-        .where(Need.status.in_(PUBLIC_STATUSES))
+        .where(Need.public())
         .options(joinedload(Need.fund), joinedload(Need.region))
         .order_by(*PUBLIC_ORDER)
         .limit(limit + 1)
@@ -116,7 +116,7 @@ def get_public_need(need_id: int) -> Need | None:
     """A published need with everything its page shows, or None."""
     return db.session.scalar(
         sa.select(Need)
-        .where(Need.id == need_id, Need.status.in_(PUBLIC_STATUSES))
+        .where(Need.id == need_id, Need.public())
         .options(
             joinedload(Need.fund).joinedload(Fund.foundation),
             joinedload(Need.region),

@@ -56,9 +56,7 @@ def _count(model: type, region: Region | None, *where: sa.ColumnElement[bool]) -
 
 def rollup(region: Region | None) -> Stats:
     """Figures for `region` and below (the whole platform when None)."""
-    need_stmt = sa.select(Need.id, Need.status, Need.beneficiary_count).where(
-        Need.status.in_(PUBLIC_STATUSES)
-    )
+    need_stmt = sa.select(Need.id, Need.status, Need.beneficiary_count).where(Need.public())
     if region is not None:
         need_stmt = need_stmt.join(Region, Need.region_id == Region.id).where(in_subtree(region))
     needs = db.session.execute(need_stmt).all()

@@ -39,6 +39,20 @@ class LinshanWxa(WeChatWxa):
             data={"content": content, "version": 2, "scene": scene, "openid": openid},
         )
 
+    def media_check_async_v2(self, media_url: str, openid: str, scene: int = 1) -> dict[str, Any]:
+        """mediaCheckAsync (version 2) of an image; the verdict is pushed with its trace_id."""
+        # wechatpy's check_media_async sends version 1 only, which has no openid or scene.
+        return self._post(
+            "wxa/media_check_async",
+            data={
+                "media_url": media_url,
+                "media_type": 2,
+                "version": 2,
+                "scene": scene,
+                "openid": openid,
+            },
+        )
+
 
 class LinshanWeChatClient(WeChatClient):
     """wechatpy's client with every URL under `api_base` and the token kept in Redis."""

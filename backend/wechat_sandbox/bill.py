@@ -32,7 +32,9 @@ HEADERS = {
     + ",退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注",
 }
 HEADERS[RECHARGE_REFUND] = HEADERS[REFUND]
-SUMMARY_HEADER = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
+SUMMARY_HEADER = (
+    "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
+)
 
 
 def yuan(fen: int) -> str:
@@ -149,7 +151,15 @@ def render_bill(orders: Iterable[Order], day: date, bill_type: str) -> str | Non
     lines = [HEADERS[bill_type], *(_line(event[1]) for event in events), SUMMARY_HEADER]
     lines.append(
         _line(
-            [len(events), yuan(settled), yuan(refunded), "0.00", yuan(fees), yuan(settled), yuan(refunded)]
+            [
+                len(events),
+                yuan(settled),
+                yuan(refunded),
+                "0.00",
+                yuan(fees),
+                yuan(settled),
+                yuan(refunded),
+            ]
         )
     )
     return "\r\n".join(lines) + "\r\n"

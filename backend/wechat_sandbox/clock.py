@@ -59,7 +59,7 @@ def wechat_time(moment: datetime) -> str:
 
 def parse_wechat_time(text: str) -> datetime:
     """Parse `yyyyMMddHHmmss` (Beijing time); ValueError when malformed."""
-    if len(text) != 14 or not text.isdigit():
+    if len(text) != 14 or not (text.isascii() and text.isdigit()):
         raise ValueError(f"not yyyyMMddHHmmss: {text!r}")
     return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=BEIJING)
 

@@ -7,6 +7,7 @@ for. Every attempt is recorded with the answer received, so tests can wait for t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -229,10 +230,8 @@ class DeliveryManager:
         results: list[bool] = [False] * copies
 
         def send_copy(slot: int) -> None:
-            try:
+            with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait(timeout=5)
-            except threading.BrokenBarrierError:
-                pass
             kind = "attempt" if slot == 0 else "duplicate"
             results[slot] = self._send(job, kind, gap, ignored)
 

@@ -54,13 +54,13 @@ def _check_app(sandbox: Sandbox, appid: str, secret: str) -> tuple[int, str] | N
 
 
 def _issue_token(sandbox: Sandbox, kind: str) -> Token:
-    """A new token of `kind`; older ones of that kind expire within five minutes."""
+    """A new token of `kind`; older ones of that kind stop working five minutes later (40001)."""
     now = sandbox.clock.now()
     token = Token(ids.access_token(), kind, now + timedelta(seconds=sandbox.config.token_ttl))
     with sandbox.state.lock:
         for other in sandbox.state.tokens.values():
-            if other.kind == kind:
-                other.expires_at = min(other.expires_at, now + TOKEN_OVERLAP)
+            if other.kind == kind and other.superseded_at is None:
+                other.superseded_at = now + TOKEN_OVERLAP
         sandbox.state.tokens[token.value] = token
     return token
 
@@ -96,7 +96,9 @@ def stable_access_token() -> Response:
         live = [
             token
             for token in sandbox.state.tokens.values()
-            if token.kind == "stable" and token.expires_at - now > TOKEN_OVERLAP
+            if token.kind == "stable"
+            and token.superseded_at is None
+            and token.expires_at - now > TOKEN_OVERLAP
         ]
         token = (
             max(live, key=lambda t: t.expires_at)

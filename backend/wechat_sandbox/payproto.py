@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,9 +18,11 @@ from flask import Response, request
 
 from backend.wechat_sandbox import ids, signing
 from backend.wechat_sandbox.runtime import Sandbox, current_sandbox
+from backend.wechat_sandbox.state import Order
 from backend.wechat_sandbox.xmlio import XmlRejected, parse_flat_xml, to_flat_xml
 
 XML_MIMETYPE = "text/xml"
+_MERCHANT_NO = re.compile(r"^[0-9A-Za-z_\-|*@]+$")
 
 
 class PayFail(Exception):
@@ -137,3 +140,40 @@ def pay_endpoint(handler: PayHandler) -> Callable[[], Response]:
         return signed_reply(sandbox, req, {"result_code": "SUCCESS", **result})
 
     return view
+
+
+def positive_fen(req: PayRequest, name: str, err_code: str = "INVALID_REQUEST") -> int:
+    """A positive integer amount in fen, or the error WeChat gives."""
+    text = req.get(name)
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0 or len(text) > 12:
+        raise PayBizError(err_code, f"{name}参数格式错误")
+    return int(text)
+
+
+def merchant_no(req: PayRequest, name: str, limit: int, err_code: str = "INVALID_REQUEST") -> str:
+    """A merchant order or refund number: at most `limit` of [0-9A-Za-z_-|*@]."""
+    value = req.get(name)
+    if len(value) > limit or not _MERCHANT_NO.match(value):
+        raise PayBizError(err_code, f"{name}参数格式错误")
+    return value
+
+
+def checked_notify_url(value: str, err_code: str = "INVALID_REQUEST") -> str:
+    """A notify URL: http(s), no query string, at most 256 characters."""
+    if not value.startswith(("http://", "https://")) or "?" in value or len(value) > 256:
+        raise PayBizError(err_code, "notify_url参数格式错误")
+    return value
+
+
+def find_order(sandbox: Sandbox, req: PayRequest) -> Order:
+    """The order named by transaction_id (first) or out_trade_no."""
+    if not req.get("transaction_id") and not req.get("out_trade_no"):
+        raise PayBizError("LACK_PARAMS", "缺少参数out_trade_no或transaction_id")
+    with sandbox.state.lock:
+        if req.get("transaction_id"):
+            order = sandbox.state.order_by_transaction_id(req.get("transaction_id"))
+        else:
+            order = sandbox.state.orders.get(req.get("out_trade_no"))
+    if order is None:
+        raise PayBizError("ORDERNOTEXIST", "order not exist")
+    return order

@@ -28,6 +28,17 @@ class Token:
     value: str
     kind: str  # "token" (cgi-bin/token) or "stable" (cgi-bin/stable_token)
     expires_at: datetime
+    #: When a newer token of the same kind replaces it (five minutes after that one's issue).
+    superseded_at: datetime | None = None
+
+    def problem(self, now: datetime) -> str | None:
+        """None while usable; "expired" (42001) or "superseded" (40001) once not."""
+        superseded = self.superseded_at
+        if now >= self.expires_at and (superseded is None or self.expires_at <= superseded):
+            return "expired"
+        if superseded is not None and now >= superseded:
+            return "superseded"
+        return None
 
 
 @dataclass

@@ -91,7 +91,9 @@ def wxa_code_unlimited() -> Response:
     if not isinstance(width, int) or isinstance(width, bool):
         return wx_error(INVALID_ARGS)
     width = max(MIN_WIDTH, min(MAX_WIDTH, width))
-    dark = (_color(data.get("line_color")) if data.get("auto_color") is False else None) or "#000000"
+    dark = (
+        _color(data.get("line_color")) if data.get("auto_color") is False else None
+    ) or "#000000"
     png = render_png(
         code_content(config.appid, page, scene, env_version),
         width,

@@ -52,10 +52,11 @@ def token_required(view: Callable[..., Response]) -> Callable[..., Response]:
         sandbox = current_sandbox()
         with sandbox.state.lock:
             record = sandbox.state.tokens.get(token)
-        if record is None:
-            return wx_error(INVALID_CREDENTIAL)
-        if sandbox.clock.now() >= record.expires_at:
+            problem = record.problem(sandbox.clock.now()) if record else "unknown"
+        if problem == "expired":
             return wx_error(ACCESS_TOKEN_EXPIRED)
+        if problem:
+            return wx_error(INVALID_CREDENTIAL)
         return view(*args, **kwargs)
 
     return wrapper

@@ -153,7 +153,7 @@ def upgrade():
     sa.Column('close_reason', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("status IN ('draft', 'submitted') OR published_at IS NOT NULL", name=op.f('ck_needs_public_needs_published')),
+    sa.CheckConstraint("status IN ('draft', 'submitted', 'closed') OR published_at IS NOT NULL", name=op.f('ck_needs_public_needs_published')),
     sa.CheckConstraint("status NOT IN ('completed', 'closed') OR ended_at IS NOT NULL", name=op.f('ck_needs_ended_needs_dated')),
     sa.CheckConstraint('beneficiary_count >= 0', name=op.f('ck_needs_beneficiaries_not_negative')),
     sa.CheckConstraint('goal_fen > 0', name=op.f('ck_needs_goal_positive')),
@@ -163,7 +163,7 @@ def upgrade():
     )
     with op.batch_alter_table('needs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_needs_fund_id'), ['fund_id'], unique=False)
-        batch_op.create_index('ix_needs_public_order', [sa.literal_column('published_at DESC'), sa.literal_column('id DESC')], unique=False, postgresql_where=sa.text("status NOT IN ('draft', 'submitted')"))
+        batch_op.create_index('ix_needs_public_order', [sa.literal_column('published_at DESC'), sa.literal_column('id DESC')], unique=False, postgresql_where=sa.text('published_at IS NOT NULL'))
         batch_op.create_index(batch_op.f('ix_needs_region_id'), ['region_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_needs_status'), ['status'], unique=False)
 
@@ -215,7 +215,7 @@ def downgrade():
     with op.batch_alter_table('needs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_needs_status'))
         batch_op.drop_index(batch_op.f('ix_needs_region_id'))
-        batch_op.drop_index('ix_needs_public_order', postgresql_where=sa.text("status NOT IN ('draft', 'submitted')"))
+        batch_op.drop_index('ix_needs_public_order', postgresql_where=sa.text('published_at IS NOT NULL'))
         batch_op.drop_index(batch_op.f('ix_needs_fund_id'))
 
     op.drop_table('needs')

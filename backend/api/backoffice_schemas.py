@@ -1,0 +1,185 @@
+"""Schemas of the back-office endpoints."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from backend.api.schemas import (
+    CATEGORY_VALUES,
+    BeijingDateTime,
+    BudgetLineSchema,
+    GovernanceSchema,
+    QuerySchema,
+    RefSchema,
+    UpdateSchema,
+)
+from backend.needs.models import NeedStatus
+
+
+def _no_control(value: str) -> None:
+    from backend.accounts.services import CONTROL_CHARACTERS
+
+    if CONTROL_CHARACTERS.search(value.replace("\n", "")):
+        raise ma.ValidationError("must not contain control characters")
+
+
+class BudgetLineInputSchema(ma.Schema):
+    """One budget line: what the money buys and how much."""
+
+    item = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=1, max=50), _no_control]
+    )
+    amount_fen = ma.fields.Integer(
+        required=True, strict=True, validate=ma.validate.Range(min=1, max=100_000_000)
+    )
+
+
+class NeedInputSchema(ma.Schema):
+    """A need as the secretary writes it (amounts in integer fen)."""
+
+    title = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=2, max=30), _no_control]
+    )
+    category = ma.fields.String(required=True, validate=ma.validate.OneOf(CATEGORY_VALUES))
+    story = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=20, max=2000), _no_control]
+    )
+    goal_fen = ma.fields.Integer(
+        required=True, strict=True, validate=ma.validate.Range(min=100, max=100_000_000)
+    )
+    deadline = ma.fields.Date(allow_none=True, load_default=None)
+    beneficiary_count = ma.fields.Integer(
+        strict=True, load_default=0, validate=ma.validate.Range(min=0, max=1_000_000)
+    )
+    budget_lines = ma.fields.List(
+        ma.fields.Nested(BudgetLineInputSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=20),
+    )
+    image_ids = ma.fields.List(
+        ma.fields.Integer(strict=True), load_default=list, validate=ma.validate.Length(max=9)
+    )
+
+
+class NeedPatchSchema(NeedInputSchema):
+    """Any fields of a need to change (use with `partial=True`: no defaults filled in)."""
+
+
+class ReasonSchema(ma.Schema):
+    """A reason the public or the secretary will read."""
+
+    reason = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=4, max=500), _no_control]
+    )
+
+
+class PublishSchema(ma.Schema):
+    """Publication: the filing number where the fund raises publicly."""
+
+    filing_number = ma.fields.String(
+        load_default=None, validate=[ma.validate.Length(min=4, max=64), _no_control]
+    )
+
+
+class ProgressInputSchema(ma.Schema):
+    """A progress update, periodic disclosure or final report."""
+
+    text = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=10, max=2000), _no_control]
+    )
+    kind = ma.fields.String(
+        load_default="progress", validate=ma.validate.OneOf(["progress", "disclosure", "final"])
+    )
+
+
+class BackOfficeNeedDetailSchema(ma.Schema):
+    """Everything about a need, for the fund's team (drafts included)."""
+
+    id = ma.fields.Integer()
+    fund = ma.fields.Nested(RefSchema)
+    region = ma.fields.Nested(RefSchema)
+    title = ma.fields.String()
+    category = ma.fields.String()
+    story = ma.fields.String()
+    status = ma.fields.String()
+    goal_fen = ma.fields.Integer()
+    deadline = ma.fields.Date(allow_none=True)
+    beneficiary_count = ma.fields.Integer()
+    filing_number = ma.fields.String(allow_none=True)
+    cover_url = ma.fields.String(allow_none=True)
+    budget_lines = ma.fields.List(ma.fields.Nested(BudgetLineSchema))
+    images = ma.fields.Function(
+        lambda need: [{"upload_id": i.upload_id, "url": i.url} for i in need.images]
+    )
+    updates = ma.fields.List(ma.fields.Nested(UpdateSchema))
+    created_at = BeijingDateTime()
+    updated_at = BeijingDateTime()
+    published_at = BeijingDateTime(allow_none=True)
+    ended_at = BeijingDateTime(allow_none=True)
+    close_reason = ma.fields.String(allow_none=True)
+
+
+class FundPatchSchema(ma.Schema):
+    """Fund settings the foundation admin may change."""
+
+    committee_threshold_fen = ma.fields.Integer(
+        strict=True, validate=ma.validate.Range(min=0, max=1_000_000_000)
+    )
+    public_fundraising = ma.fields.Boolean()
+
+
+class GrantOutSchema(ma.Schema):
+    """A fund role held by a user."""
+
+    id = ma.fields.Integer()
+    role = ma.fields.String()
+    user = ma.fields.Function(lambda g: {"id": g.user.id, "nickname": g.user.nickname})
+    created_at = BeijingDateTime()
+
+
+class FundRolesSchema(ma.Schema):
+    """The fund's people and whether they meet the rules."""
+
+    items = ma.fields.List(ma.fields.Nested(GrantOutSchema))
+    governance = ma.fields.Nested(GovernanceSchema)
+
+
+class GrantInputSchema(ma.Schema):
+    """Appoint a user to a fund role."""
+
+    user_id = ma.fields.Integer(required=True, strict=True)
+    role = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["secretary", "committee", "supervisor"])
+    )
+
+
+class AuditEventSchema(ma.Schema):
+    """One recorded action."""
+
+    id = ma.fields.Integer()
+    created_at = BeijingDateTime()
+    actor_id = ma.fields.Integer(allow_none=True)
+    action = ma.fields.String()
+    object_type = ma.fields.String()
+    object_id = ma.fields.Integer(allow_none=True)
+    changes = ma.fields.Dict()
+    reason = ma.fields.String(allow_none=True)
+    ip_address = ma.fields.String(allow_none=True)
+    request_id = ma.fields.String(allow_none=True)
+
+
+class AuditPageSchema(ma.Schema):
+    """A page of the audit log, newest first."""
+
+    items = ma.fields.List(ma.fields.Nested(AuditEventSchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class PageArgs(QuerySchema):
+    """`?limit=&cursor=`."""
+
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=512))
+
+
+NEED_STATUS_VALUES = [s.value for s in NeedStatus]

@@ -1,0 +1,1 @@
+"""The audit log: who did what to which back-office object, when, and from where."""

@@ -1,0 +1,1 @@
+"""Uploaded images and PDFs: need photos, expense evidence, avatars."""

@@ -1,0 +1,34 @@
+"""WeChat's content security check of text people write."""
+
+from __future__ import annotations
+
+import logging
+
+from wechatpy.exceptions import WeChatClientException
+
+from backend.errors import ApiError
+from backend.wechat.client import get_wechat
+
+log = logging.getLogger(__name__)
+
+
+def wechat_unavailable(exc: WeChatClientException) -> ApiError:
+    """The error when WeChat fails us, logged for the operator."""
+    log.error("WeChat call failed: errcode=%s errmsg=%s", exc.errcode, exc.errmsg)
+    return ApiError(502, "wechat_unavailable", "微信服务暂时不可用，请稍后再试")
+
+
+def check_text(openid: str | None, fields: dict[str, str], scene: int = 1) -> None:
+    """Refuse text WeChat's content check does not pass; names every field it flags."""
+    flagged: dict[str, list[str]] = {}
+    for field, text in fields.items():
+        if not text:
+            continue
+        try:
+            result = get_wechat().wxa.msg_sec_check_v2(text, openid=openid or "", scene=scene)
+        except WeChatClientException as exc:
+            raise wechat_unavailable(exc) from None
+        if result.get("result", {}).get("suggest", "pass") != "pass":
+            flagged[field] = ["content rejected"]
+    if flagged:
+        raise ApiError(422, "content_rejected", "内容未通过安全检测，请修改后重试", flagged)
