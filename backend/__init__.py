@@ -45,7 +45,9 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     from backend.errors import register_error_handlers
     from backend.extensions import db, migrate
     from backend.logging_setup import configure_logging, init_request_logging
+    from backend.payments.wechat_pay import init_payments
     from backend.redis_client import init_redis
+    from backend.uploads.storage import init_uploads
     from backend.wechat.client import init_wechat
 
     configure_logging(settings.log_level)
@@ -79,16 +81,20 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True)
     init_redis(app, redis_url)
     init_wechat(app)
+    init_payments(app)
+    init_uploads(app)
     init_request_logging(app)
     register_error_handlers(app)
     api = LinshanApi(app)
     from backend.api import register_blueprints
+    from backend.api.uploads import media
     from backend.boundary import init_transaction_boundary
     from backend.cli import register_commands
     from backend.ops import docs_assets, ops
 
     register_blueprints(api)
     app.register_blueprint(ops)
+    app.register_blueprint(media)
     app.register_blueprint(docs_assets)
     init_transaction_boundary(app)
     register_commands(app)

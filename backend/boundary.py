@@ -1,10 +1,35 @@
-"""One commit per request, at the boundary: services flush, this commits or rolls back."""
+"""One commit per request, at the boundary: services flush, this commits or rolls back.
+
+Effects outside the database (Redis counters) are registered with `after_commit` and run
+only once the request's transaction has committed; if they fail, the worker repairs them.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, Response
+import logging
+from collections.abc import Callable
+
+from flask import Flask, Response, g
 
 from backend.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` after this request's commit (never if it rolls back)."""
+    g.setdefault("after_commit", []).append(callback)
+
+
+def run_after_commit() -> None:
+    """Run the callbacks registered for the committed transaction, each in its own."""
+    for callback in g.pop("after_commit", []):
+        try:
+            callback()
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("after-commit step failed; the worker will repair it")
 
 
 def init_transaction_boundary(app: Flask) -> None:
@@ -12,10 +37,12 @@ def init_transaction_boundary(app: Flask) -> None:
 
     @app.after_request
     def _commit_or_roll_back(response: Response) -> Response:
-        if response.status_code < 400:
+        if response.status_code < 400 or g.get("commit_despite_status"):
             db.session.commit()
+            run_after_commit()
         else:
             db.session.rollback()
+            g.pop("after_commit", None)
         return response
 
     @app.teardown_request

@@ -23,6 +23,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(embedded_group)
     app.cli.add_command(roles_group)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(progress_group)
 
 
 @click.command("seed-demo")
@@ -151,3 +153,55 @@ def roles_list(fund: int | None) -> None:
     for grant in grants:
         scope = f"{grant.scope_type} {grant.scope_id}" if grant.scope_id else str(grant.scope_type)
         click.echo(f"{grant.id}\tuser {grant.user_id}\t{grant.role}\t{scope}")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="run each periodic job once and stop when idle")
+@click.option("--no-scheduler", is_flag=True, help="only work the queue")
+@with_appcontext
+def worker_command(burst: bool, no_scheduler: bool) -> None:
+    """Run the worker: outbox repair, lost notifications, order closing, counter checks."""
+    from backend.jobs.worker import run_worker
+
+    run_worker(burst=burst, with_scheduler=not (burst or no_scheduler))
+
+
+@click.group("progress", cls=AppGroup)
+def progress_group() -> None:
+    """The Redis progress counters, derived from PostgreSQL."""
+
+
+@progress_group.command("check")
+def progress_check() -> None:
+    """Exit non-zero if any counter differs from PostgreSQL."""
+    from backend.progress.service import check_counters
+
+    differences = check_counters(repair=False)
+    db.session.rollback()
+    for d in differences:
+        click.echo(f"{d.key}: redis {d.redis} postgresql {d.database}")
+    if differences:
+        raise click.ClickException(f"{len(differences)} counters differ from PostgreSQL")
+    click.echo("all counters agree with PostgreSQL")
+
+
+@progress_group.command("rebuild")
+def progress_rebuild() -> None:
+    """Rewrite every counter from PostgreSQL."""
+    from backend.funds.models import Fund as FundModel
+    from backend.needs.models import Need
+    from backend.progress.service import rebuild_fund, rebuild_need
+
+    need_ids = db.session.scalars(sa.select(Need.id).order_by(Need.id)).all()
+    fund_ids = db.session.scalars(sa.select(FundModel.id).order_by(FundModel.id)).all()
+    total = len(need_ids) + len(fund_ids)
+    with click.progressbar(length=total, label="rebuilding counters") as bar:
+        for need_id in need_ids:
+            rebuild_need(need_id)
+            db.session.commit()
+            bar.update(1)
+        for fund_id in fund_ids:
+            rebuild_fund(fund_id)
+            db.session.commit()
+            bar.update(1)
+    click.echo(f"rebuilt {len(need_ids)} need and {len(fund_ids)} fund counters")

@@ -45,6 +45,9 @@ class Settings:
     trusted_proxy_count: int
     log_level: str
     uses_sandbox: bool
+    donation_max_fen: int = 5_000_000
+    donations_per_minute: int = 10
+    logins_per_minute: int = 30
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -147,6 +150,17 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
 
+        limits = {}
+        for name, default in (
+            ("DONATION_MAX_FEN", 5_000_000),
+            ("RATE_LIMIT_DONATIONS_PER_MINUTE", 10),
+            ("RATE_LIMIT_LOGINS_PER_MINUTE", 30),
+        ):
+            raw = get(name) or str(default)
+            if not raw.isdigit() or int(raw) < 1:
+                raise ConfigError(f"{name} must be a positive whole number")
+            limits[name] = int(raw)
+
         if not production:
             warnings.insert(0, "APP_ENV=development: embedded services and the sandbox allowed")
         return cls(
@@ -166,6 +180,9 @@ class Settings:
             trusted_proxy_count=int(raw_proxies),
             log_level=log_level,
             uses_sandbox=uses_sandbox,
+            donation_max_fen=limits["DONATION_MAX_FEN"],
+            donations_per_minute=limits["RATE_LIMIT_DONATIONS_PER_MINUTE"],
+            logins_per_minute=limits["RATE_LIMIT_LOGINS_PER_MINUTE"],
             warnings=tuple(warnings),
         )
 

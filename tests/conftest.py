@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from backend import create_app, embedded, instance_path_from_env
 from backend.common.time import set_clock, utcnow
@@ -64,15 +67,32 @@ def wechat_sandbox() -> Iterator[SandboxServer]:
     server.stop()
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_port() -> int:
+    """The port the app under test is served on over HTTP (for WeChat's notifications)."""
+    return free_port()
+
+
 @pytest.fixture(scope="session")
 def test_environ(
     database_url: str,
     redis_url: str,
     wechat_sandbox: SandboxServer,
+    live_port: int,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     """The environment the app under test reads."""
     return {
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{live_port}",
+        "RATE_LIMIT_LOGINS_PER_MINUTE": "100000",
+        "RATE_LIMIT_DONATIONS_PER_MINUTE": "100000",
         "WECHAT_API_BASE": wechat_sandbox.url,
         "WECHAT_PAY_API_BASE": wechat_sandbox.url,
         "APP_ENV": "development",
@@ -118,6 +138,18 @@ def make_app(test_environ: dict[str, str]) -> Iterator[Callable[..., Flask]]:
     yield factory
     for application in made:
         dispose(application)
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask, live_port: int) -> Iterator[str]:
+    """The app served over real HTTP in a thread: where the sandbox delivers notifications."""
+    server = make_server("127.0.0.1", live_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-app", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{live_port}"
+    server.shutdown()
+    thread.join(5)
+    server.server_close()
 
 
 def truncate_all(application: Flask) -> None:

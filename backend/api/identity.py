@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import current_app, request
 from flask_smorest import Blueprint
 
 from backend.accounts.models import User
@@ -19,6 +20,7 @@ from backend.accounts.services import (
 from backend.accounts.tokens import issue_token
 from backend.api.schemas import BeijingDateTime
 from backend.auth import BEARER, login_required
+from backend.common.ratelimit import hit
 
 blp = Blueprint("identity", __name__, description="登录与个人账户")
 
@@ -81,6 +83,7 @@ class PhoneSchema(ma.Schema):
 @blp.response(200, LoginResultSchema)
 def wechat_login(args: dict[str, str]) -> dict[str, Any]:
     """Exchange a `wx.login` code for a bearer token; the first login creates the user."""
+    hit(f"login:{request.remote_addr}", current_app.config["SETTINGS"].logins_per_minute)
     user = login_with_code(args["code"])
     issued = issue_token(user.id)
     return {"token": issued.token, "expires_at": issued.expires_at, "user": user}

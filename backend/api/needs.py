@@ -5,13 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import marshmallow as ma
+import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from backend.api.base import decode_cursor, encode_cursor
 from backend.api.lookups import region_or_404
-from backend.api.schemas import NeedDetailSchema, NeedListArgsSchema, NeedPageSchema
+from backend.api.schemas import (
+    BeijingDateTime,
+    NeedDetailSchema,
+    NeedListArgsSchema,
+    NeedPageSchema,
+)
 from backend.errors import ApiError
-from backend.needs.models import NeedCategory, NeedStatus
+from backend.extensions import db
+from backend.needs.figures import Figures
+from backend.needs.models import Need, NeedCategory, NeedStatus
 from backend.needs.services import (
     NeedCard,
     NeedFilters,
@@ -19,6 +28,7 @@ from backend.needs.services import (
     public_needs_page,
     with_figures,
 )
+from backend.progress.service import read_needs
 
 blp = Blueprint("needs", __name__, description="社区需求（小微项目）")
 
@@ -50,6 +60,40 @@ def list_needs(limit: int, cursor: str | None, **filter_args: Any) -> dict[str, 
             "needs", [last.published_at.isoformat(), last.id], filters.as_key()
         )
     return {"items": with_figures(needs), "next_cursor": next_cursor}
+
+
+class ProgressSchema(ma.Schema):
+    """A need's live progress; `stale` is true when Redis could not be read."""
+
+    need_id = ma.fields.Integer()
+    goal_fen = ma.fields.Integer()
+    raised_fen = ma.fields.Integer()
+    donation_count = ma.fields.Integer()
+    percent = ma.fields.Integer()
+    excess_fen = ma.fields.Integer()
+    updated_at = BeijingDateTime(allow_none=True)
+    stale = ma.fields.Boolean()
+
+
+@blp.get("/needs/<int:need_id>/progress")
+@blp.response(200, ProgressSchema)
+def get_progress(need_id: int) -> dict[str, Any]:
+    """Live progress from the Redis counter (PostgreSQL, marked stale, if Redis is down)."""
+    need = db.session.scalar(sa.select(Need).where(Need.id == need_id, Need.public()))
+    if need is None:
+        raise ApiError(404, "need_not_found", "该项目不存在或尚未公开")
+    progress = read_needs([need.id])[need.id]
+    figures = Figures(progress.raised_fen, progress.donation_count)
+    return {
+        "need_id": need.id,
+        "goal_fen": need.goal_fen,
+        "raised_fen": progress.raised_fen,
+        "donation_count": progress.donation_count,
+        "percent": figures.percent_of(need.goal_fen),
+        "excess_fen": figures.excess_over(need.goal_fen),
+        "updated_at": progress.updated_at,
+        "stale": progress.stale,
+    }
 
 
 @blp.get("/needs/<int:need_id>")

@@ -10,7 +10,6 @@ from sqlalchemy.orm import joinedload
 from backend.extensions import db
 from backend.funds.backoffice import Governance, governance_of
 from backend.funds.models import Fund
-from backend.needs.figures import need_figures
 from backend.needs.models import Need
 
 
@@ -42,7 +41,10 @@ def fund_summary(fund_id: int) -> FundSummary | None:
     need_ids = db.session.scalars(
         sa.select(Need.id).where(Need.fund_id == fund.id, Need.public())
     ).all()
-    raised = sum(f.raised_fen for f in need_figures(need_ids).values())
+    from backend.progress.service import fund_sums
+
+    # The fund's own figures (its needs and its general pool) from PostgreSQL.
+    raised = fund_sums([fund.id])[fund.id][0]
     # Spending (expenses and disbursements) comes with the journal; nothing is spent before it.
     return FundSummary(
         fund=fund,

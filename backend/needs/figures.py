@@ -1,9 +1,4 @@
-"""Money figures of needs and funds for display.
-
-Donations, the journal and the Redis progress counter arrive with the payments work; until
-a need has received money its figures are zero, and these functions are where the counter
-will be read (all counters of a page in one round trip).
-"""
+"""Money figures of needs for display, read from the progress counters."""
 
 from __future__ import annotations
 
@@ -13,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Figures:
-    """What a need (or fund) has raised."""
+    """What a need has raised."""
 
     raised_fen: int
     donation_count: int
@@ -27,9 +22,9 @@ class Figures:
         return max(0, self.raised_fen - goal_fen)
 
 
-NOTHING_RAISED = Figures(raised_fen=0, donation_count=0)
-
-
 def need_figures(need_ids: Iterable[int]) -> dict[int, Figures]:
-    """Figures for each need id (no donations are recorded yet: all zero)."""
-    return dict.fromkeys(need_ids, NOTHING_RAISED)
+    """Figures for each need id: every counter of a page in one Redis round trip."""
+    from backend.progress.service import read_needs
+
+    progress = read_needs(list(need_ids))
+    return {i: Figures(p.raised_fen, p.donation_count) for i, p in progress.items()}

@@ -1,0 +1,1 @@
+"""Donations (捐赠): payment orders through WeChat Pay, exactly once."""

@@ -1,0 +1,161 @@
+"""Donation, the raw payment notifications, and idempotency keys."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.common.models import TimestampMixin, enum_column
+from backend.common.time import utcnow
+from backend.extensions import db
+from backend.funds.models import Fund
+from backend.needs.models import Need
+
+
+class DonationStatus(enum.StrEnum):
+    """Where a payment order is."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    CLOSED = "closed"
+    REFUNDING = "refunding"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+#: money that arrived (refunds included: they are subtracted separately)
+RECEIVED_STATUSES = (
+    DonationStatus.PAID,
+    DonationStatus.REFUNDING,
+    DonationStatus.PARTIALLY_REFUNDED,
+    DonationStatus.REFUNDED,
+)
+
+#: the moves an order can make; a payment that arrives after a close is still kept
+DONATION_TRANSITIONS: dict[DonationStatus, frozenset[DonationStatus]] = {
+    DonationStatus.PENDING: frozenset({DonationStatus.PAID, DonationStatus.CLOSED}),
+    DonationStatus.CLOSED: frozenset({DonationStatus.PAID}),
+    DonationStatus.PAID: frozenset({DonationStatus.REFUNDING}),
+    DonationStatus.REFUNDING: frozenset(
+        {DonationStatus.PARTIALLY_REFUNDED, DonationStatus.REFUNDED, DonationStatus.PAID}
+    ),
+    DonationStatus.PARTIALLY_REFUNDED: frozenset({DonationStatus.REFUNDING}),
+    DonationStatus.REFUNDED: frozenset(),
+}
+
+
+class Donation(TimestampMixin, db.Model):
+    """捐赠: one payment order to a need or to a fund's general pool."""
+
+    __tablename__ = "donations"
+    __table_args__ = (
+        sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "refunded_fen >= 0 AND refunded_fen <= amount_fen", name="refund_within_amount"
+        ),
+        sa.CheckConstraint(
+            "status NOT IN ('paid', 'refunding', 'partially_refunded', 'refunded')"
+            " OR (transaction_id IS NOT NULL AND paid_at IS NOT NULL)",
+            name="paid_has_transaction",
+        ),
+        sa.Index(
+            "ix_donations_need_paid", "need_id", postgresql_where=sa.text("paid_at IS NOT NULL")
+        ),
+        sa.Index(
+            "ix_donations_pending", "created_at", postgresql_where=sa.text("status = 'pending'")
+        ),
+        sa.Index("ix_donations_user_newest", "user_id", sa.text("id DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    #: our order number sent to WeChat Pay (secrets-made, unique)
+    out_trade_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    #: the donor; NULL once the account is deleted (the donation stays, pseudonymous)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    #: the need given to; NULL for the fund's general pool
+    need_id: Mapped[int | None] = mapped_column(sa.ForeignKey("needs.id"))
+    #: the fund that receives the money (the need's fund, or the pool's)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"), index=True)
+    #: the charity space whose QR code led here, for attribution
+    space_id: Mapped[int | None] = mapped_column(sa.ForeignKey("charity_spaces.id"))
+    #: the amount ordered
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    #: refunded so far
+    refunded_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: hide the donor's name in public (爱心人士)
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    #: the donor's message, shown with the masked name
+    message: Mapped[str] = mapped_column(sa.String(200), default="")
+    #: the masked name shown in public, fixed when the order is made (张** / 爱心人士)
+    public_name: Mapped[str] = mapped_column(sa.String(32))
+    #: where the order is
+    status: Mapped[DonationStatus] = mapped_column(
+        enum_column(DonationStatus, "donation_status"), default=DonationStatus.PENDING
+    )
+    #: WeChat's prepay_id from the unified order
+    prepay_id: Mapped[str | None] = mapped_column(sa.String(64))
+    #: WeChat's transaction id once paid
+    transaction_id: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    #: the payer's address, sent to WeChat as spbill_create_ip
+    client_ip: Mapped[str | None] = mapped_column(sa.String(45))
+    #: after this the order can no longer be paid (about 15 minutes)
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    #: when WeChat says it was paid
+    paid_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: when we closed it unpaid
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    need: Mapped[Need | None] = relationship()
+    fund: Mapped[Fund] = relationship()
+
+    @property
+    def net_fen(self) -> int:
+        """What the donation still contributes: paid minus refunded."""
+        return self.amount_fen - self.refunded_fen if self.paid_at else 0
+
+
+class PaymentNotification(db.Model):
+    """Every payment or refund notification as it arrived, with what became of it."""
+
+    __tablename__ = "payment_notifications"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    #: payment or refund
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    #: when it arrived (UTC)
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: the order it names, if it could be read
+    out_trade_no: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    #: applied, duplicate, or rejected: <reason>
+    outcome: Mapped[str] = mapped_column(sa.String(64))
+    #: the sender's address
+    remote_addr: Mapped[str | None] = mapped_column(sa.String(45))
+    #: the body exactly as received (bounded by the size limit)
+    body: Mapped[str] = mapped_column(sa.Text)
+
+
+class IdempotencyKey(db.Model):
+    """The first answer to a creating request, replayed for retries with the same key."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("user_id", "scope", "key"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    #: whose request it was
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    #: the endpoint, e.g. POST /api/v1/donations
+    scope: Mapped[str] = mapped_column(sa.String(64))
+    #: the client's Idempotency-Key header
+    key: Mapped[str] = mapped_column(sa.String(128))
+    #: SHA-256 of the request body, to refuse the same key with another body
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    #: the first answer's status and body
+    response_status: Mapped[int]
+    response_body: Mapped[Any] = mapped_column(JSONB)
+    #: when it was first used (UTC)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

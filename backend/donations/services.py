@@ -1,0 +1,291 @@
+"""Donation orders and payments: create the order, apply a payment exactly once."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from wechatpy.exceptions import WeChatPayException
+
+from backend.accounts.models import User
+from backend.common.time import BEIJING, utcnow
+from backend.config import Settings
+from backend.donations.models import (
+    DONATION_TRANSITIONS,
+    Donation,
+    DonationStatus,
+    PaymentNotification,
+)
+from backend.errors import ApiError
+from backend.extensions import db
+from backend.funds.models import Fund
+from backend.ledger.models import JournalEntry, JournalLine
+from backend.needs.backoffice import move_need
+from backend.needs.models import Need, NeedStatus
+from backend.payments.wechat_pay import PaymentNotice, get_pay, wechat_time
+from backend.progress.models import OutboxEvent
+from backend.progress.service import FUND_LOCK_CLASS
+from backend.spaces.models import CharitySpace
+
+log = logging.getLogger(__name__)
+
+#: unpaid orders expire after this (WeChat's own default is two hours)
+ORDER_TTL = timedelta(minutes=15)
+#: WeChat refuses to close an order younger than this
+CLOSE_NOT_BEFORE = timedelta(minutes=5)
+#: WeChat's limit on `body`
+BODY_MAX_BYTES = 128
+CLEARING_ACCOUNT = "clearing:wechat"
+
+
+def settings() -> Settings:
+    """The app's settings."""
+    return current_app.config["SETTINGS"]
+
+
+def public_name(user: User, anonymous: bool) -> str:
+    """The name shown in public: 张** for 张三丰, 爱心人士 when anonymous or unnamed."""
+    if anonymous or not user.nickname:
+        return "爱心人士"
+    return user.nickname[0] + "**"
+
+
+def new_out_trade_no() -> str:
+    """LS + Beijing time + 16 random hex digits: 32 characters, unique in practice."""
+    return "LS" + utcnow().astimezone(BEIJING).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
+
+
+def order_body(title: str) -> str:
+    """WeChat's `body` (at most 128 bytes of UTF-8), cut on a character boundary."""
+    text = f"邻善捐赠-{title}"
+    while len(text.encode()) > BODY_MAX_BYTES:
+        text = text[:-1]
+    return text
+
+
+def account_of(donation: Donation) -> str:
+    """The journal account the donation is earmarked for."""
+    return f"need:{donation.need_id}" if donation.need_id else f"fund:{donation.fund_id}"
+
+
+@dataclass(frozen=True)
+class DonationRequest:
+    """A validated request for a donation order."""
+
+    amount_fen: int
+    need_id: int | None = None
+    fund_id: int | None = None
+    anonymous: bool = False
+    message: str = ""
+    space_code: str | None = None
+
+
+def create_donation(user: User, request: DonationRequest, client_ip: str) -> Donation:
+    """A pending order at WeChat Pay, ready for `wx.requestPayment` (flushes, no commit)."""
+    if request.amount_fen > settings().donation_max_fen:
+        raise ApiError(
+            422,
+            "amount_too_large",
+            f"单笔捐赠不能超过 {settings().donation_max_fen // 100} 元",
+            {"amount_fen": [f"at most {settings().donation_max_fen}"]},
+        )
+    need: Need | None = None
+    if request.need_id is not None:
+        need = db.session.get(Need, request.need_id)
+        if need is None or not need.is_public:
+            raise ApiError(404, "need_not_found", "该项目不存在或尚未公开")
+        if need.status != NeedStatus.FUNDRAISING:
+            raise ApiError(409, "need_not_open", "该项目已结束筹款")
+        fund = need.fund
+    else:
+        fund = db.session.get(Fund, request.fund_id)
+        if fund is None:
+            raise ApiError(404, "fund_not_found", "该基金不存在")
+    space = None
+    if request.space_code:
+        space = db.session.scalar(
+            sa.select(CharitySpace).where(CharitySpace.code == request.space_code)
+        )
+        if space is None:
+            raise ApiError(404, "space_not_found", "该慈善空间不存在")
+    if request.message:
+        from backend.wechat.content import check_text
+
+        check_text(user.openid, {"message": request.message}, scene=2)
+    now = utcnow()
+    donation = Donation(
+        out_trade_no=new_out_trade_no(),
+        user_id=user.id,
+        need_id=need.id if need else None,
+        fund_id=fund.id,
+        space_id=space.id if space else None,
+        amount_fen=request.amount_fen,
+        refunded_fen=0,
+        anonymous=request.anonymous,
+        message=request.message,
+        public_name=public_name(user, request.anonymous),
+        status=DonationStatus.PENDING,
+        client_ip=client_ip,
+        expires_at=now + ORDER_TTL,
+        created_at=now,
+    )
+    db.session.add(donation)
+    db.session.flush()
+    try:
+        result = get_pay().order.create(
+            trade_type="JSAPI",
+            body=order_body(need.title if need else fund.name),
+            total_fee=donation.amount_fen,
+            notify_url=f"{settings().public_base_url}/api/v1/payments/wechat/notify",
+            client_ip=client_ip,
+            user_id=user.openid,
+            out_trade_no=donation.out_trade_no,
+            attach=str(donation.id),
+            time_start=wechat_time(now),
+            time_expire=wechat_time(donation.expires_at),
+        )
+    except WeChatPayException as exc:
+        log.error("unified order %s failed: %s %s", donation.out_trade_no, exc.errcode, exc.errmsg)
+        raise ApiError(502, "payment_unavailable", "微信支付暂时不可用，请稍后再试") from None
+    donation.prepay_id = result["prepay_id"]
+    db.session.flush()
+    log.info("donation %s ordered: %s fen", donation.out_trade_no, donation.amount_fen)
+    return donation
+
+
+def payment_parameters(donation: Donation) -> dict[str, str]:
+    """The signed parameters `wx.requestPayment` takes as they are (MD5)."""
+    params = get_pay().jsapi.get_jsapi_params(donation.prepay_id)
+    return {k: str(v) for k, v in params.items()}
+
+
+def record_notification(kind: str, body: bytes, outcome: str, out_trade_no: str | None,
+                        remote_addr: str | None) -> None:  # fmt: skip
+    """Keep a notification exactly as it came, with what became of it."""
+    db.session.add(
+        PaymentNotification(
+            kind=kind,
+            out_trade_no=out_trade_no[:32] if out_trade_no else None,
+            outcome=outcome[:64],
+            remote_addr=remote_addr,
+            body=body.decode("utf-8", errors="replace"),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """What applying a payment did."""
+
+    applied: bool
+    donation: Donation | None
+    outbox_event_id: int | None = None
+    reason: str = ""
+
+
+def apply_payment(notice: PaymentNotice) -> PaymentOutcome:
+    """Move the order to paid, write the journal entry and the outbox event, once (flushes).
+
+    The order row is locked, so copies of a notification arriving together on several
+    workers or machines queue here; every copy after the first finds the order paid and
+    changes nothing. A mismatch credits nothing.
+    """
+    donation = db.session.scalar(
+        sa.select(Donation).where(Donation.out_trade_no == notice.out_trade_no).with_for_update()
+    )
+    if donation is None:
+        return PaymentOutcome(False, None, reason="unknown order")
+    if notice.total_fee != donation.amount_fen:
+        log.error(
+            "ALERT amount mismatch on %s: notified %s, ordered %s",
+            donation.out_trade_no, notice.total_fee, donation.amount_fen,
+        )  # fmt: skip
+        return PaymentOutcome(False, donation, reason="amount mismatch")
+    if not notice.paid:
+        return PaymentOutcome(False, donation, reason="not paid")
+    if donation.paid_at is not None:
+        if donation.transaction_id != notice.transaction_id:
+            log.error(
+                "ALERT second transaction %s for paid order %s (first %s)",
+                notice.transaction_id, donation.out_trade_no, donation.transaction_id,
+            )  # fmt: skip
+            return PaymentOutcome(False, donation, reason="different transaction")
+        return PaymentOutcome(False, donation, reason="duplicate")
+    if DonationStatus.PAID not in DONATION_TRANSITIONS[donation.status]:
+        return PaymentOutcome(False, donation, reason=f"order is {donation.status}")
+    if donation.status == DonationStatus.CLOSED:
+        log.warning("payment arrived for closed order %s: kept", donation.out_trade_no)
+
+    need = None
+    if donation.need_id is not None:
+        # One payment at a time per need: the goal check below sees every earlier payment.
+        need = db.session.get(Need, donation.need_id, with_for_update=True)
+    db.session.execute(
+        sa.select(sa.func.pg_advisory_xact_lock_shared(FUND_LOCK_CLASS, donation.fund_id))
+    )
+    now = utcnow()
+    donation.status = DonationStatus.PAID
+    donation.transaction_id = notice.transaction_id
+    donation.paid_at = notice.time_end.astimezone(BEIJING) if notice.time_end else now
+    entry = JournalEntry(
+        kind="donation",
+        donation_id=donation.id,
+        memo=f"捐赠 {donation.out_trade_no}",
+        created_at=now,
+        lines=[
+            JournalLine(account=account_of(donation), amount_fen=donation.amount_fen),
+            JournalLine(account=CLEARING_ACCOUNT, amount_fen=-donation.amount_fen),
+        ],
+    )
+    event = OutboxEvent(
+        kind="progress.delta",
+        payload={
+            "need_id": donation.need_id,
+            "fund_id": donation.fund_id,
+            "raised_fen": donation.amount_fen,
+            "donation_count": 1,
+            "donation_id": donation.id,
+        },
+        created_at=now,
+    )
+    db.session.add_all([entry, event])
+    db.session.flush()
+    if need is not None and need.status == NeedStatus.FUNDRAISING:
+        raised = db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(Donation.amount_fen - Donation.refunded_fen), 0))
+            .where(Donation.need_id == need.id, Donation.paid_at.is_not(None))
+        )  # fmt: skip
+        if raised >= need.goal_fen:
+            move_need(None, need, NeedStatus.FUNDED, action="need.funded")
+            log.info("need %s reached its goal (%s of %s fen)", need.id, raised, need.goal_fen)
+    log.info("donation %s paid: %s fen", donation.out_trade_no, donation.amount_fen)
+    return PaymentOutcome(True, donation, outbox_event_id=event.id)
+
+
+def close_donation(donation: Donation) -> None:
+    """Mark an unpaid order closed (after WeChat closed it)."""
+    donation.status = DonationStatus.CLOSED
+    donation.closed_at = utcnow()
+
+
+def notice_from_query(result: dict[str, Any]) -> PaymentNotice | None:
+    """A PaymentNotice from a (signature-checked) orderquery answer of a paid order."""
+    if result.get("trade_state") != "SUCCESS":
+        return None
+    time_end = None
+    if result.get("time_end"):
+        time_end = datetime.strptime(result["time_end"], "%Y%m%d%H%M%S").replace(tzinfo=BEIJING)
+    return PaymentNotice(
+        out_trade_no=result["out_trade_no"],
+        transaction_id=result["transaction_id"],
+        total_fee=int(result["total_fee"]),
+        paid=True,
+        time_end=time_end,
+        openid=result.get("openid"),
+        raw=result,
+    )

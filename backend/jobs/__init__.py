@@ -1,0 +1,1 @@
+"""The worker's jobs: repairs and periodic tasks, each one transaction, safe to repeat."""

@@ -1,0 +1,165 @@
+"""Periodic jobs of `flask --app backend worker` (also callable directly, e.g. in tests).
+
+Every job commits once at its end (services only flush) and can run again at any time
+without harm: on several worker processes at once, rows are claimed with SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from wechatpy.exceptions import WeChatPayException
+
+from backend.common.time import utcnow
+from backend.donations.models import Donation, DonationStatus
+from backend.donations.services import (
+    CLOSE_NOT_BEFORE,
+    apply_payment,
+    close_donation,
+    notice_from_query,
+)
+from backend.extensions import db
+from backend.needs.models import Need, NeedStatus
+from backend.payments.wechat_pay import close_order, query_order
+from backend.progress import service as progress
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: a pending order this old is asked about: its notification may have been lost
+QUERY_AFTER = timedelta(minutes=3)
+BATCH = 100
+
+
+def job(func: Callable[..., T]) -> Callable[..., T]:
+    """One transaction per job: commit at the end, roll back on failure."""
+
+    @wraps(func)
+    def run(*args: Any, **kwargs: Any) -> T:
+        try:
+            result = func(*args, **kwargs)
+            db.session.commit()
+            return result
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed", func.__name__)
+            raise
+        finally:
+            db.session.remove()
+
+    return run
+
+
+@job
+def apply_outbox() -> int:
+    """Apply outbox events left behind by a crash or a Redis outage."""
+    applied = progress.apply_pending()
+    if applied:
+        log.info("applied %s outbox events left behind", applied)
+    return applied
+
+
+def _claim_pending(*where: sa.ColumnElement[bool]) -> list[Donation]:
+    return list(
+        db.session.scalars(
+            sa.select(Donation)
+            .where(Donation.status == DonationStatus.PENDING, *where)
+            .order_by(Donation.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+@job
+def reconcile_pending_orders() -> dict[str, int]:
+    """Ask WeChat about orders still pending after a few minutes; credit the paid ones."""
+    counts = {"paid": 0, "still_pending": 0, "closed": 0}
+    now = utcnow()
+    event_ids = []
+    for donation in _claim_pending(Donation.created_at < now - QUERY_AFTER):
+        try:
+            result = query_order(donation.out_trade_no)
+        except WeChatPayException as exc:
+            log.warning("orderquery %s failed: %s", donation.out_trade_no, exc.errcode)
+            continue
+        notice = notice_from_query(result)
+        if notice is not None:
+            outcome = apply_payment(notice)
+            if outcome.applied:
+                counts["paid"] += 1
+                event_ids.append(outcome.outbox_event_id)
+                log.warning("order %s was paid but not notified: credited", donation.out_trade_no)
+        elif result.get("trade_state") in ("CLOSED", "REVOKED", "PAYERROR"):
+            close_donation(donation)
+            counts["closed"] += 1
+        else:
+            counts["still_pending"] += 1
+    db.session.commit()
+    if event_ids:
+        progress.apply_events(event_ids)
+    return counts
+
+
+@job
+def close_stale_orders() -> dict[str, int]:
+    """Close unpaid orders past expiry, or for needs no longer raising (not before 5 min)."""
+    now = utcnow()
+    closable = sa.or_(
+        Donation.expires_at < now,
+        Donation.need_id.in_(sa.select(Need.id).where(Need.status != NeedStatus.FUNDRAISING)),
+    )
+    counts = {"closed": 0, "paid": 0}
+    event_ids = []
+    for donation in _claim_pending(Donation.created_at < now - CLOSE_NOT_BEFORE, closable):
+        try:
+            close_order(donation.out_trade_no)
+        except WeChatPayException as exc:
+            if exc.errcode == "ORDERPAID":
+                notice = notice_from_query(query_order(donation.out_trade_no))
+                if notice is not None and (outcome := apply_payment(notice)).applied:
+                    counts["paid"] += 1
+                    event_ids.append(outcome.outbox_event_id)
+                continue
+            if exc.errcode != "ORDERCLOSED":
+                log.warning("closeorder %s failed: %s", donation.out_trade_no, exc.errcode)
+                continue
+        close_donation(donation)
+        counts["closed"] += 1
+    db.session.commit()
+    if event_ids:
+        progress.apply_events(event_ids)
+    return counts
+
+
+@job
+def check_counters() -> int:
+    """Compare the counters with PostgreSQL and repair those that differ."""
+    differences = progress.check_counters(repair=True)
+    for difference in differences:
+        log.warning(
+            "counter %s was %s, PostgreSQL says %s: rebuilt",
+            difference.key, difference.redis, difference.database,
+        )  # fmt: skip
+    return len(differences)
+
+
+@job
+def prune_counters() -> int:
+    """Forget long-applied outbox events."""
+    return progress.prune_applied()
+
+
+#: job → seconds between runs
+SCHEDULE: dict[Callable[..., Any], int] = {
+    apply_outbox: 10,
+    reconcile_pending_orders: 60,
+    close_stale_orders: 60,
+    check_counters: 300,
+    prune_counters: 3600,
+}

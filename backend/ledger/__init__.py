@@ -1,0 +1,1 @@
+"""The journal: every movement of money as a balanced entry; balances derive from it."""

@@ -1,0 +1,1 @@
+"""The WeChat Pay v2 adapter (wechatpy, MD5 signatures end to end)."""

@@ -1,0 +1,182 @@
+"""WeChat Pay v2 through wechatpy: unified order, query, close, and verified notifications.
+
+Signatures are MD5 (sign_type MD5) both ways; every signature we check is compared in
+constant time, including the answers of orderquery, which wechatpy itself does not check.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+from flask import Flask, current_app
+from wechatpy.exceptions import InvalidSignatureException, WeChatPayException
+from wechatpy.pay import WeChatPay
+from wechatpy.pay.utils import calculate_signature
+
+from backend.common.time import BEIJING
+from backend.config import Settings
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 10
+#: notifications are small; anything bigger is refused before parsing
+MAX_NOTIFICATION_BYTES = 16 * 1024
+
+
+class NotificationRejected(Exception):
+    """A notification we must answer FAIL to: bad XML, bad signature, or a mismatch."""
+
+    def __init__(self, reason: str, out_trade_no: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.out_trade_no = out_trade_no
+
+
+class LinshanWeChatPay(WeChatPay):
+    """wechatpy's WeChatPay at the configured base URL, checking the answers' signatures."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            appid=settings.wechat_appid,
+            api_key=settings.wechat_pay_key,
+            mch_id=settings.wechat_mch_id,
+            mch_cert=settings.wechat_mch_cert_path,
+            mch_key=settings.wechat_mch_key_path,
+            timeout=TIMEOUT_SECONDS,
+        )
+        self.API_BASE_URL = settings.wechat_pay_api_base
+
+    def _handle_result(self, res: Any) -> Any:
+        data = super()._handle_result(res)
+        if isinstance(data, dict) and "sign" in data and not signature_matches(data, self.api_key):
+            raise InvalidSignatureException()
+        return data
+
+
+def signature_matches(data: dict[str, Any], api_key: str) -> bool:
+    """Whether `data["sign"]` is the MD5 signature of the other fields (constant time)."""
+    fields = {k: v for k, v in data.items() if k != "sign"}
+    expected = calculate_signature(fields, api_key)
+    return hmac.compare_digest(str(data.get("sign", "")).upper(), expected)
+
+
+def init_payments(app: Flask) -> None:
+    """Bind the WeChat Pay client to the app."""
+    app.extensions["wechat_pay"] = LinshanWeChatPay(app.config["SETTINGS"])
+
+
+def get_pay() -> LinshanWeChatPay:
+    """The current app's WeChat Pay client."""
+    return current_app.extensions["wechat_pay"]
+
+
+def wechat_time(instant: datetime) -> datetime:
+    """WeChat Pay's times are Beijing wall-clock times (yyyyMMddHHmmss)."""
+    return instant.astimezone(BEIJING)
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    """The verified facts of a payment notification."""
+
+    out_trade_no: str
+    transaction_id: str
+    total_fee: int
+    paid: bool
+    time_end: datetime | None
+    openid: str | None
+    raw: dict[str, Any]
+
+
+def parse_notification(body: bytes, settings: Settings) -> PaymentNotice:
+    """Parse and verify a payment notification; raise NotificationRejected if anything is off.
+
+    Entity declarations are refused by the parser (XXE and entity bombs); the signature is
+    checked in constant time; the app and merchant must be ours. The amount is checked
+    against the order by the caller, which knows the order.
+    """
+    if len(body) > MAX_NOTIFICATION_BYTES:
+        raise NotificationRejected("body too large")
+    try:
+        document = xmltodict.parse(body, disable_entities=True)
+    except (ExpatError, ValueError, xmltodict.ParsingInterrupted):
+        raise NotificationRejected("malformed xml") from None
+    data = document.get("xml") if isinstance(document, dict) else None
+    if not isinstance(data, dict) or any(not isinstance(v, str | None) for v in data.values()):
+        raise NotificationRejected("malformed xml")
+    data = {k: v or "" for k, v in data.items()}
+    out_trade_no = data.get("out_trade_no") or None
+    if data.get("return_code") != "SUCCESS":
+        raise NotificationRejected("return_code not SUCCESS", out_trade_no)
+    if not signature_matches(data, settings.wechat_pay_key):
+        raise NotificationRejected("bad signature", out_trade_no)
+    if not hmac.compare_digest(data.get("appid", ""), settings.wechat_appid):
+        raise NotificationRejected("appid mismatch", out_trade_no)
+    if not hmac.compare_digest(data.get("mch_id", ""), settings.wechat_mch_id):
+        raise NotificationRejected("mch_id mismatch", out_trade_no)
+    if not out_trade_no:
+        raise NotificationRejected("no out_trade_no")
+    fee = data.get("total_fee", "")
+    if not fee.isdigit():
+        raise NotificationRejected("bad total_fee", out_trade_no)
+    paid = data.get("result_code") == "SUCCESS"
+    time_end = None
+    if data.get("time_end"):
+        try:
+            time_end = datetime.strptime(data["time_end"], "%Y%m%d%H%M%S").replace(tzinfo=BEIJING)
+        except ValueError:
+            raise NotificationRejected("bad time_end", out_trade_no) from None
+    if paid and not data.get("transaction_id"):
+        raise NotificationRejected("no transaction_id", out_trade_no)
+    return PaymentNotice(
+        out_trade_no=out_trade_no,
+        transaction_id=data.get("transaction_id", ""),
+        total_fee=int(fee),
+        paid=paid,
+        time_end=time_end,
+        openid=data.get("openid") or None,
+        raw=data,
+    )
+
+
+def answer(success: bool, message: str = "OK") -> str:
+    """The XML WeChat expects back from a notification."""
+    code = "SUCCESS" if success else "FAIL"
+    safe = message.replace("]]>", "")
+    return (
+        f"<xml><return_code><![CDATA[{code}]]></return_code>"
+        f"<return_msg><![CDATA[{safe}]]></return_msg></xml>"
+    )
+
+
+def query_order(out_trade_no: str) -> dict[str, Any]:
+    """orderquery: WeChat's view of an order (signature checked)."""
+    return get_pay().order.query(out_trade_no=out_trade_no)
+
+
+def close_order(out_trade_no: str) -> dict[str, Any]:
+    """closeorder: WeChat refuses it within 5 minutes of the order's creation."""
+    return get_pay().order.close(out_trade_no)
+
+
+__all__ = [
+    "MAX_NOTIFICATION_BYTES",
+    "InvalidSignatureException",
+    "NotificationRejected",
+    "PaymentNotice",
+    "WeChatPayException",
+    "answer",
+    "close_order",
+    "get_pay",
+    "init_payments",
+    "parse_notification",
+    "query_order",
+    "signature_matches",
+    "wechat_time",
+]

@@ -1,0 +1,126 @@
+"""Progress counters in Redis: raised_fen and donation_count per need and per fund.
+
+Each counter is a hash `lsp:{n:12}` (or `lsp:{f:3}`) beside a set `lsp:{n:12}:applied` of
+the outbox events already counted; the braces make both keys one Redis Cluster slot. An
+event is applied by a Lua script that adds its id to the set and increments the hash in
+one step, so a repeat changes nothing. A counter that does not exist is never started
+from zero by an event: it is rebuilt from PostgreSQL, the source of truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+
+from backend.common.time import utcnow
+
+log = logging.getLogger(__name__)
+
+APPLY_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'raised_fen', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'donation_count', ARGV[3])
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[4])
+return 1
+"""
+
+REBUILD_LUA = """
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'raised_fen', ARGV[1], 'donation_count', ARGV[2],
+           'updated_at', ARGV[3])
+for i = 4, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+return 1
+"""
+
+PRUNE_LUA = """
+local removed = 0
+for i = 1, #ARGV do removed = removed + redis.call('SREM', KEYS[1], ARGV[i]) end
+return removed
+"""
+
+APPLIED, DUPLICATE, MISSING = 1, 0, -1
+
+
+@dataclass(frozen=True)
+class CounterValue:
+    """What a counter holds."""
+
+    raised_fen: int
+    donation_count: int
+    updated_at: datetime | None
+
+
+def need_key(need_id: int) -> str:
+    """The hash of a need's counter."""
+    return f"lsp:{{n:{need_id}}}"
+
+
+def fund_key(fund_id: int) -> str:
+    """The hash of a fund's counter (its needs and its general pool together)."""
+    return f"lsp:{{f:{fund_id}}}"
+
+
+def applied_key(key: str) -> str:
+    """The set of event ids a counter has counted."""
+    return f"{key}:applied"
+
+
+class ProgressCounter:
+    """The Lua scripts, registered once per Redis client."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._apply = client.register_script(APPLY_LUA)
+        self._rebuild = client.register_script(REBUILD_LUA)
+        self._prune = client.register_script(PRUNE_LUA)
+
+    def apply(self, key: str, event_id: int, raised_delta: int, count_delta: int) -> int:
+        """Count an event once: APPLIED, DUPLICATE, or MISSING (rebuild the counter first)."""
+        now = utcnow().isoformat()
+        return int(
+            self._apply(
+                keys=[key, applied_key(key)], args=[event_id, raised_delta, count_delta, now]
+            )
+        )
+
+    def rebuild(
+        self, key: str, raised_fen: int, donation_count: int, counted_ids: Sequence[int]
+    ) -> None:
+        """Set the counter to PostgreSQL's figures; `counted_ids` are events they include."""
+        self._rebuild(
+            keys=[key, applied_key(key)],
+            args=[raised_fen, donation_count, utcnow().isoformat(), *counted_ids],
+        )
+
+    def prune(self, key: str, event_ids: Sequence[int]) -> int:
+        """Forget events that can no longer arrive again (applied long ago)."""
+        if not event_ids:
+            return 0
+        return int(self._prune(keys=[applied_key(key)], args=list(event_ids)))
+
+    def read_many(self, keys: Iterable[str]) -> list[CounterValue | None]:
+        """Every counter asked for, in one round trip; None where a counter is missing."""
+        keys = list(keys)
+        if not keys:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(key, "raised_fen", "donation_count", "updated_at")
+        values = []
+        for raised, count, updated in pipe.execute():
+            if raised is None or count is None:
+                values.append(None)
+                continue
+            values.append(
+                CounterValue(
+                    int(raised),
+                    int(count),
+                    datetime.fromisoformat(updated.decode()) if updated else None,
+                )
+            )
+        return values

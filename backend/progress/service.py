@@ -1,0 +1,267 @@
+"""Reading progress (Redis first, PostgreSQL when Redis is down or a counter is missing),
+applying outbox events, rebuilding and checking counters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis
+import sqlalchemy as sa
+from flask import current_app
+
+from backend.common.time import utcnow
+from backend.donations.models import Donation, DonationStatus
+from backend.extensions import db
+from backend.progress.counter import (
+    APPLIED,
+    MISSING,
+    CounterValue,
+    ProgressCounter,
+    fund_key,
+    need_key,
+)
+from backend.progress.models import OutboxEvent
+
+log = logging.getLogger(__name__)
+
+#: advisory-lock class of fund counters (payments share it, a rebuild takes it alone)
+FUND_LOCK_CLASS = 41_001
+#: events applied longer ago than this are forgotten by the counters' applied sets
+PRUNE_AFTER = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Figures of a need or fund, and whether they came from a fallback."""
+
+    raised_fen: int
+    donation_count: int
+    updated_at: datetime | None
+    stale: bool
+
+
+def counter() -> ProgressCounter:
+    """The app's counter scripts."""
+    found = current_app.extensions.get("progress_counter")
+    if found is None:
+        found = current_app.extensions["progress_counter"] = ProgressCounter(
+            current_app.extensions["redis"]
+        )
+    return found
+
+
+def _counted_statuses() -> tuple[DonationStatus, ...]:
+    return (
+        DonationStatus.PAID,
+        DonationStatus.REFUNDING,
+        DonationStatus.PARTIALLY_REFUNDED,
+    )
+
+
+def _sums(column: sa.ColumnElement[int], ids: list[int]) -> dict[int, tuple[int, int]]:
+    """raised_fen and donation_count per id from the donations table."""
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(
+            column,
+            sa.func.coalesce(sa.func.sum(Donation.amount_fen - Donation.refunded_fen), 0),
+            sa.func.count().filter(Donation.status.in_(_counted_statuses())),
+        )
+        .where(column.in_(ids), Donation.paid_at.is_not(None))
+        .group_by(column)
+    )
+    found = {row[0]: (int(row[1]), int(row[2])) for row in rows}
+    return {i: found.get(i, (0, 0)) for i in ids}
+
+
+def need_sums(need_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """PostgreSQL's raised_fen and donation_count of needs."""
+    return _sums(Donation.need_id, need_ids)
+
+
+def fund_sums(fund_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """PostgreSQL's raised_fen and donation_count of funds (needs and pool)."""
+    return _sums(Donation.fund_id, fund_ids)
+
+
+def _unapplied_event_ids(field: str, value: int) -> list[int]:
+    return list(
+        db.session.scalars(
+            sa.select(OutboxEvent.id).where(
+                OutboxEvent.applied_at.is_(None),
+                OutboxEvent.payload[field].as_integer() == value,
+            )
+        )
+    )
+
+
+def rebuild_need(need_id: int, wait: bool = True) -> bool:
+    """Rewrite a need's counter from PostgreSQL; False if another payment holds the need."""
+    from backend.needs.models import Need
+
+    stmt = sa.select(Need.id).where(Need.id == need_id).with_for_update(skip_locked=not wait)
+    if db.session.scalar(stmt) is None:
+        return False
+    raised, count = need_sums([need_id])[need_id]
+    counter().rebuild(need_key(need_id), raised, count, _unapplied_event_ids("need_id", need_id))
+    return True
+
+
+def rebuild_fund(fund_id: int) -> None:
+    """Rewrite a fund's counter from PostgreSQL, payments to it held off meanwhile."""
+    db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(FUND_LOCK_CLASS, fund_id)))
+    raised, count = fund_sums([fund_id])[fund_id]
+    counter().rebuild(fund_key(fund_id), raised, count, _unapplied_event_ids("fund_id", fund_id))
+
+
+def apply_event(event: OutboxEvent) -> bool:
+    """Apply one committed outbox event to its counters; True once Redis has it."""
+    payload = event.payload
+    targets = [(fund_key(payload["fund_id"]), "fund", payload["fund_id"])]
+    if payload.get("need_id"):
+        targets.insert(0, (need_key(payload["need_id"]), "need", payload["need_id"]))
+    for key, kind, target_id in targets:
+        result = counter().apply(key, event.id, payload["raised_fen"], payload["donation_count"])
+        if result == MISSING:
+            # Rebuilding includes this committed event and marks it counted.
+            if kind == "need":
+                rebuild_need(target_id)
+            else:
+                rebuild_fund(target_id)
+        elif result != APPLIED:
+            log.info("outbox event %s already counted on %s", event.id, key)
+    event.applied_at = utcnow()
+    return True
+
+
+def apply_events(event_ids: Iterable[int]) -> int:
+    """Apply these committed events (if not applied yet); flushes; how many were applied."""
+    applied = 0
+    events = db.session.scalars(
+        sa.select(OutboxEvent)
+        .where(OutboxEvent.id.in_(list(event_ids)), OutboxEvent.applied_at.is_(None))
+        .order_by(OutboxEvent.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for event in events:
+        apply_event(event)
+        applied += 1
+    db.session.flush()
+    return applied
+
+
+def apply_pending(limit: int = 500) -> int:
+    """Apply outbox events left behind (a crash, Redis down); flushes; how many."""
+    ids = db.session.scalars(
+        sa.select(OutboxEvent.id)
+        .where(OutboxEvent.applied_at.is_(None))
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    ).all()
+    return apply_events(ids)
+
+
+def read_needs(need_ids: list[int]) -> dict[int, Progress]:
+    """Progress of needs: all counters in one round trip; PostgreSQL for what Redis lacks."""
+    if not need_ids:
+        return {}
+    try:
+        values = counter().read_many(need_key(i) for i in need_ids)
+    except redis.RedisError as exc:
+        log.warning("progress: Redis unavailable (%s); reading PostgreSQL", exc.__class__.__name__)
+        sums = need_sums(need_ids)
+        return {i: Progress(*sums[i], updated_at=None, stale=True) for i in need_ids}
+    result: dict[int, Progress] = {}
+    missing = []
+    for need_id, value in zip(need_ids, values, strict=True):
+        if isinstance(value, CounterValue):
+            result[need_id] = Progress(
+                value.raised_fen, value.donation_count, value.updated_at, stale=False
+            )
+        else:
+            missing.append(need_id)
+    if missing:
+        sums = need_sums(missing)
+        for need_id in missing:
+            result[need_id] = Progress(*sums[need_id], updated_at=utcnow(), stale=False)
+            try:
+                rebuild_need(need_id, wait=False)
+            except redis.RedisError:
+                result[need_id] = Progress(*sums[need_id], updated_at=None, stale=True)
+    return result
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A counter that disagrees with PostgreSQL."""
+
+    key: str
+    redis: tuple[int, int] | None
+    database: tuple[int, int]
+
+
+def check_counters(repair: bool = False) -> list[Difference]:
+    """Compare every need and fund counter with PostgreSQL (optionally rebuilding them).
+
+    Events committed but not yet applied are added to Redis's figures before comparing, so
+    a payment in flight is not reported as a difference.
+    """
+    from backend.funds.models import Fund
+    from backend.needs.models import Need
+
+    need_ids = list(db.session.scalars(sa.select(Need.id).order_by(Need.id)))
+    fund_ids = list(db.session.scalars(sa.select(Fund.id).order_by(Fund.id)))
+    pending: dict[str, list[int]] = {}
+    for event in db.session.scalars(sa.select(OutboxEvent).where(OutboxEvent.applied_at.is_(None))):
+        for key in (
+            [need_key(event.payload["need_id"])] if event.payload.get("need_id") else []
+        ) + [fund_key(event.payload["fund_id"])]:
+            pending.setdefault(key, [0, 0])
+            pending[key][0] += event.payload["raised_fen"]
+            pending[key][1] += event.payload["donation_count"]
+    differences = []
+    for keys, sums in (
+        ([need_key(i) for i in need_ids], need_sums(need_ids)),
+        ([fund_key(i) for i in fund_ids], fund_sums(fund_ids)),
+    ):
+        values = counter().read_many(keys)
+        for key, value, expected in zip(keys, values, sums.values(), strict=True):
+            got = None
+            if value is not None:
+                extra = pending.get(key, [0, 0])
+                got = (value.raised_fen + extra[0], value.donation_count + extra[1])
+            # A counter never started (nothing raised yet) is not a difference.
+            if got != expected and not (got is None and expected == (0, 0)):
+                differences.append(Difference(key, got, expected))
+    if repair:
+        for difference in differences:
+            kind, target = difference.key.split("{", 1)[1].rstrip("}").split(":")
+            if kind == "n":
+                rebuild_need(int(target))
+            else:
+                rebuild_fund(int(target))
+    return differences
+
+
+def prune_applied(older_than: timedelta = PRUNE_AFTER) -> int:
+    """Drop long-applied events from the counters' applied sets (they cannot come again)."""
+    cutoff = utcnow() - older_than
+    events = db.session.scalars(
+        sa.select(OutboxEvent)
+        .where(OutboxEvent.applied_at.is_not(None), OutboxEvent.applied_at < cutoff)
+        .limit(10_000)
+    ).all()
+    by_key: dict[str, list[int]] = {}
+    for event in events:
+        if event.payload.get("need_id"):
+            by_key.setdefault(need_key(event.payload["need_id"]), []).append(event.id)
+        by_key.setdefault(fund_key(event.payload["fund_id"]), []).append(event.id)
+    removed = sum(counter().prune(key, ids) for key, ids in by_key.items())
+    for event in events:
+        db.session.delete(event)
+    db.session.flush()
+    return removed

@@ -1,0 +1,308 @@
+"""Donations end to end over HTTP through the WeChat sandbox: order, payment, counter."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from backend.donations.models import Donation, PaymentNotification
+from backend.extensions import db
+from backend.ledger.models import JournalEntry, JournalLine
+from backend.needs.models import Need, NeedStatus
+from backend.progress.models import OutboxEvent
+from tests.payments_support import (
+    md5_sign,
+    notification,
+    sandbox_pay,
+    to_xml,
+    wait_deliveries,
+)
+from tests.permissions import login
+from tests.support import assert_error_shape
+
+pytestmark = pytest.mark.usefixtures("demo", "live_server")
+
+
+@pytest.fixture(scope="module")
+def donor(app) -> dict:
+    return login(app.test_client(), "donor_zhang")
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def open_need(app, min_goal: int = 0) -> Need:
+    with app.app_context():
+        need = db.session.scalar(
+            sa.select(Need)
+            .where(Need.status == NeedStatus.FUNDRAISING, Need.goal_fen >= min_goal)
+            .order_by(Need.id)
+        )
+        db.session.expunge(need)
+        return need
+
+
+def donate(client, token: str, **body) -> dict:
+    response = client.post("/api/v1/donations", json=body, headers=auth(token))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def progress(client, need_id: int) -> dict:
+    return client.get(f"/api/v1/needs/{need_id}/progress").get_json()
+
+
+def counts(app, out_trade_no: str) -> dict[str, int]:
+    with app.app_context():
+        donation = db.session.scalar(
+            sa.select(Donation).where(Donation.out_trade_no == out_trade_no)
+        )
+        entries = db.session.scalar(
+            sa.select(sa.func.count()).select_from(JournalEntry).where(
+                JournalEntry.donation_id == donation.id)
+        )  # fmt: skip
+        notices = db.session.scalar(
+            sa.select(sa.func.count()).select_from(PaymentNotification).where(
+                PaymentNotification.out_trade_no == out_trade_no)
+        )  # fmt: skip
+        return {"status": donation.status.value, "entries": entries, "notices": notices}
+
+
+def test_a_donation_is_ordered_paid_notified_and_counted(
+    client, app, donor, wechat_sandbox
+) -> None:
+    need = open_need(app)
+    before = progress(client, need.id)
+    order = donate(client, donor["token"], need_id=need.id, amount_fen=5000, message="加油！")
+    assert order["status"] == "pending"
+    assert order["amount_fen"] == 5000
+    assert order["public_name"] in ("爱心人士",) or order["public_name"].endswith("**")
+    payment = order["payment"]
+    assert payment["signType"] == "MD5"
+    assert payment["package"].startswith("prepay_id=")
+    # The parameters are signed as WeChat's client checks them (our own MD5, not wechatpy's).
+    fields = {"appId": payment["appId"], "timeStamp": payment["timeStamp"],
+              "nonceStr": payment["nonceStr"], "package": payment["package"], "signType": "MD5"}  # fmt: skip
+    assert payment["paySign"] == md5_sign(fields)
+
+    sandbox_pay(wechat_sandbox.url, order["out_trade_no"])
+    deliveries = wait_deliveries(wechat_sandbox.url, order["out_trade_no"])
+    assert deliveries[0]["status"] == "succeeded"
+
+    donation = client.get(
+        f"/api/v1/donations/{order['id']}", headers=auth(donor["token"])
+    ).get_json()
+    assert donation["status"] == "paid"
+    assert donation["paid_at"]
+    after = progress(client, need.id)
+    assert after["raised_fen"] == before["raised_fen"] + 5000
+    assert after["donation_count"] == before["donation_count"] + 1
+    assert after["stale"] is False
+    listed = next(i for i in client.get(f"/api/v1/needs?fund_id={need.fund_id}&limit=100")
+                  .get_json()["items"] if i["id"] == need.id)  # fmt: skip
+    assert listed["raised_fen"] == after["raised_fen"]
+    assert counts(app, order["out_trade_no"]) == {"status": "paid", "entries": 1, "notices": 1}
+    with app.app_context():
+        entry = db.session.scalar(sa.select(JournalEntry).where(
+            JournalEntry.donation_id == order["id"]))  # fmt: skip
+        assert sorted((line.account, line.amount_fen) for line in entry.lines) == [
+            ("clearing:wechat", -5000), (f"need:{need.id}", 5000)]  # fmt: skip
+    mine = client.get("/api/v1/me/donations", headers=auth(donor["token"])).get_json()
+    assert mine["items"][0]["id"] == order["id"]
+    assert mine["items"][0]["allocations"] == []
+
+
+def test_many_copies_at_once_count_once(client, app, donor, wechat_sandbox) -> None:
+    need = open_need(app)
+    before = progress(client, need.id)
+    order = donate(client, donor["token"], need_id=need.id, amount_fen=1234)
+    sandbox_pay(wechat_sandbox.url, order["out_trade_no"], duplicates=15, concurrent=True)
+    deliveries = wait_deliveries(wechat_sandbox.url, order["out_trade_no"])
+    attempts = [a for d in deliveries for a in d["attempts"]]
+    assert len(attempts) >= 16
+    assert all("SUCCESS" in (a["response"] or "") for a in attempts)
+    after = progress(client, need.id)
+    assert after["raised_fen"] == before["raised_fen"] + 1234
+    assert after["donation_count"] == before["donation_count"] + 1
+    state = counts(app, order["out_trade_no"])
+    assert state["entries"] == 1
+    assert state["notices"] == len(attempts)
+
+
+def test_the_same_notification_posted_concurrently_counts_once(
+    client, app, donor, live_server
+) -> None:
+    need = open_need(app)
+    before = progress(client, need.id)
+    order = donate(client, donor["token"], need_id=need.id, amount_fen=777)
+    body = to_xml(notification(order["out_trade_no"], 777))
+    url = f"{live_server}/api/v1/payments/wechat/notify"
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(lambda _: requests.post(url, data=body, timeout=30), range(24)))
+    assert all(a.status_code == 200 for a in answers)
+    assert all("<return_code><![CDATA[SUCCESS]]>" in a.text for a in answers)
+    after = progress(client, need.id)
+    assert after["raised_fen"] - before["raised_fen"] == 777
+    assert after["donation_count"] - before["donation_count"] == 1
+    assert counts(app, order["out_trade_no"])["entries"] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "make_body"),
+    [
+        ("forged signature", lambda no, fee: to_xml(notification(no, fee), sign="0" * 32)),
+        ("signed with another key", lambda no, fee: to_xml(notification(no, fee), key="k" * 32)),
+        ("changed amount", lambda no, fee: to_xml(notification(no, fee + 1))),
+        ("wrong appid", lambda no, fee: to_xml(notification(no, fee, appid="wx0000000000other"))),
+        ("wrong mch_id", lambda no, fee: to_xml(notification(no, fee, mch_id="1900000999"))),
+        ("unknown order", lambda no, fee: to_xml(notification("LS" + "9" * 30, fee))),
+        ("malformed xml", lambda no, fee: b"<xml><return_code>SUCCESS</xml"),
+        ("not xml", lambda no, fee: b"return_code=SUCCESS"),
+        ("empty", lambda no, fee: b""),
+        ("entity bomb", lambda no, fee: (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+            b"<xml><return_code>&c;</return_code></xml>")),
+        ("external entity", lambda no, fee: (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            b"<xml><return_code>&e;</return_code></xml>")),
+        ("oversized", lambda no, fee: to_xml(notification(no, fee, attach="x" * 20_000))),
+        ("nested element", lambda no, fee: b"<xml><out_trade_no><a>1</a></out_trade_no></xml>"),
+    ],
+)  # fmt: skip
+def test_bad_notifications_fail_and_change_nothing(client, app, donor, name, make_body) -> None:
+    need = open_need(app)
+    order = donate(client, donor["token"], need_id=need.id, amount_fen=300)
+    before = progress(client, need.id)
+    with app.app_context():
+        events = db.session.scalar(sa.select(sa.func.count()).select_from(OutboxEvent))
+        lines = db.session.scalar(sa.select(sa.func.count()).select_from(JournalLine))
+    response = client.post("/api/v1/payments/wechat/notify",
+                           data=make_body(order["out_trade_no"], 300),
+                           content_type="text/xml")  # fmt: skip
+    assert response.status_code in (200, 400, 413), name
+    if response.status_code == 200:
+        assert "<return_code><![CDATA[FAIL]]>" in response.get_data(as_text=True), name
+    state = counts(app, order["out_trade_no"])
+    assert state["status"] == "pending"
+    assert state["entries"] == 0
+    assert progress(client, need.id)["raised_fen"] == before["raised_fen"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxEvent)) == events
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(JournalLine)) == lines
+        # Every notification is kept, however bad, with why it was refused.
+        last = db.session.scalar(
+            sa.select(PaymentNotification).order_by(PaymentNotification.id.desc())
+        )
+        assert last.outcome.startswith(("rejected", "unknown", "amount")), (name, last.outcome)
+
+
+def test_idempotency_key_replays_the_first_answer(client, app, donor) -> None:
+    need = open_need(app)
+    headers = {**auth(donor["token"]), "Idempotency-Key": "retry-key-0001"}
+    body = {"need_id": need.id, "amount_fen": 888}
+    first = client.post("/api/v1/donations", json=body, headers=headers)
+    second = client.post("/api/v1/donations", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.get_json() == second.get_json()
+    other = client.post("/api/v1/donations", json={**body, "amount_fen": 889}, headers=headers)
+    assert other.status_code == 409
+    assert_error_shape(other.get_json(), 409, "idempotency_key_reused")
+    with app.app_context():
+        made = db.session.scalar(sa.select(sa.func.count()).select_from(Donation).where(
+            Donation.amount_fen == 888, Donation.user_id == donor["user"]["id"]))  # fmt: skip
+    assert made == 1
+    bad_key = client.post("/api/v1/donations", json=body,
+                          headers={**auth(donor["token"]), "Idempotency-Key": "x"})  # fmt: skip
+    assert_error_shape(bad_key.get_json(), 400, "invalid_idempotency_key")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({"amount_fen": 0}, 422, "validation_failed"),
+        ({"amount_fen": 12.5}, 422, "validation_failed"),
+        ({"amount_fen": "100"}, 422, "validation_failed"),
+        ({"amount_fen": 5_000_001}, 422, "amount_too_large"),
+        ({"amount_fen": 100, "message": "长" * 201}, 422, "validation_failed"),
+        ({"amount_fen": 100, "message": "hi\x07"}, 422, "validation_failed"),
+        ({"amount_fen": 100, "message": "来玩网络赌博"}, 422, "content_rejected"),
+        ({"amount_fen": 100, "space_code": "no-such-space"}, 404, "space_not_found"),
+    ],
+)  # fmt: skip
+def test_bad_orders_are_refused(client, app, donor, body, status, error) -> None:
+    need = open_need(app)
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(Donation))
+    response = client.post("/api/v1/donations", json={"need_id": need.id, **body},
+                           headers=auth(donor["token"]))  # fmt: skip
+    assert response.status_code == status
+    assert_error_shape(response.get_json(), status, error)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Donation)) == before
+
+
+def test_targets_must_be_open(client, app, donor) -> None:
+    token = donor["token"]
+    with app.app_context():
+        draft = db.session.scalar(sa.select(Need.id).where(Need.status == NeedStatus.DRAFT))
+        done = db.session.scalar(sa.select(Need.id).where(Need.status == NeedStatus.COMPLETED))
+    assert_error_shape(client.post("/api/v1/donations", json={"need_id": draft, "amount_fen": 100},
+                                   headers=auth(token)).get_json(), 404, "need_not_found")  # fmt: skip
+    assert_error_shape(client.post("/api/v1/donations", json={"need_id": done, "amount_fen": 100},
+                                   headers=auth(token)).get_json(), 409, "need_not_open")  # fmt: skip
+    both = client.post("/api/v1/donations", json={"need_id": draft, "fund_id": 1, "amount_fen": 1},
+                       headers=auth(token))  # fmt: skip
+    assert both.status_code == 422
+    assert (
+        client.post("/api/v1/donations", json={"need_id": 1, "amount_fen": 100}).status_code == 401
+    )
+    pool = donate(client, token, fund_id=1, amount_fen=100, anonymous=True)
+    assert pool["need_id"] is None
+    assert pool["public_name"] == "爱心人士"
+
+
+def test_someone_elses_donation_is_not_found(client, app, donor) -> None:
+    need = open_need(app)
+    order = donate(client, donor["token"], need_id=need.id, amount_fen=100)
+    other = login(client, "donor_li")
+    response = client.get(f"/api/v1/donations/{order['id']}", headers=auth(other["token"]))
+    assert_error_shape(response.get_json(), 404, "donation_not_found")
+
+
+def clear_rate_limits(app) -> None:
+    redis = app.extensions["redis"]
+    for key in redis.scan_iter("lsr:*"):
+        redis.delete(key)
+
+
+def test_donation_rate_limit(make_app, app, clock) -> None:
+    clear_rate_limits(app)
+    limited = make_app({"RATE_LIMIT_DONATIONS_PER_MINUTE": "2"})
+    client = limited.test_client()
+    donor = login(app.test_client(), "donor_in_a_hurry")
+    need = open_need(app)
+    statuses = [client.post("/api/v1/donations", json={"need_id": need.id, "amount_fen": 100},
+                            headers=auth(donor["token"])).status_code for _ in range(3)]  # fmt: skip
+    assert statuses == [201, 201, 429]
+    body = client.post("/api/v1/donations", json={"need_id": need.id, "amount_fen": 100},
+                       headers=auth(donor["token"])).get_json()  # fmt: skip
+    assert_error_shape(body, 429, "rate_limited")
+
+
+def test_login_rate_limit(make_app, app, clock) -> None:
+    clear_rate_limits(app)
+    limited = make_app({"RATE_LIMIT_LOGINS_PER_MINUTE": "3"})
+    client = limited.test_client()
+    codes = [
+        client.post(
+            "/api/v1/auth/wechat-login",
+            json={"code": f"ratelimited.{i}"},
+        ).status_code
+        for i in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
