@@ -19,6 +19,7 @@ SANDBOX_APPID = "wx0000000000sandbox"
 SANDBOX_SECRET = "sandbox-app-secret"  # noqa: S105 - a public sandbox value, not a secret
 SANDBOX_MCH_ID = "1900000109"
 SANDBOX_PAY_KEY = "sandboxpaykey0000000000000000000"
+SANDBOX_MESSAGE_TOKEN = "sandbox-message-token"  # noqa: S105 - public sandbox value
 
 
 class ConfigError(ValueError):
@@ -45,6 +46,7 @@ class Settings:
     trusted_proxy_count: int
     log_level: str
     uses_sandbox: bool
+    wechat_message_token: str = SANDBOX_MESSAGE_TOKEN
     donation_max_fen: int = 5_000_000
     donations_per_minute: int = 10
     logins_per_minute: int = 30
@@ -142,6 +144,14 @@ class Settings:
                 if not base.startswith("https://"):
                     raise ConfigError(f"{name} must use https when APP_ENV=production")
 
+        message_token = get("WECHAT_MESSAGE_TOKEN")
+        if message_token is None and production:
+            raise ConfigError(
+                "WECHAT_MESSAGE_TOKEN is required when APP_ENV=production (message push token)"
+            )
+        if message_token is not None and not 3 <= len(message_token) <= 32:
+            raise ConfigError("WECHAT_MESSAGE_TOKEN must be 3 to 32 characters, as WeChat requires")
+
         raw_proxies = get("TRUSTED_PROXY_COUNT") or "0"
         if not raw_proxies.isdigit() or int(raw_proxies) > 10:
             raise ConfigError("TRUSTED_PROXY_COUNT must be a whole number from 0 to 10")
@@ -180,6 +190,7 @@ class Settings:
             trusted_proxy_count=int(raw_proxies),
             log_level=log_level,
             uses_sandbox=uses_sandbox,
+            wechat_message_token=message_token or SANDBOX_MESSAGE_TOKEN,
             donation_max_fen=limits["DONATION_MAX_FEN"],
             donations_per_minute=limits["RATE_LIMIT_DONATIONS_PER_MINUTE"],
             logins_per_minute=limits["RATE_LIMIT_LOGINS_PER_MINUTE"],

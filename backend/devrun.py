@@ -1,4 +1,4 @@
-"""`python3 manage.py run`: migrate, load the demo data, start the sandbox and the app.
+"""`python3 manage.py run`: migrate, load the demo data, start the sandbox, app and worker.
 
 Everything runs on the embedded PostgreSQL and Redis unless DATABASE_URL/REDIS_URL are
 given, and on the WeChat sandbox unless WeChat credentials are given. Ctrl-C stops it all
@@ -81,6 +81,12 @@ def main() -> int:
         )
     )  # fmt: skip
     wait_for(f"http://127.0.0.1:{args.port}/readyz", "the app", seconds=60)
+    say("starting the worker (outbox repair, lost notifications, order closing, counters)")
+    children.append(
+        subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "backend", "worker"], cwd=ROOT, env=env
+        )
+    )
     say(f"ready: API docs at http://127.0.0.1:{args.port}/api/docs — Ctrl-C stops")
 
     def stop(*_: object) -> None:

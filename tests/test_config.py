@@ -20,6 +20,7 @@ PROD_BASE = {
     "WECHAT_SECRET": "s" * 32,
     "WECHAT_MCH_ID": "1230000109",
     "WECHAT_PAY_KEY": "p" * 32,
+    "WECHAT_MESSAGE_TOKEN": "pushtoken2026",
 }
 
 
@@ -65,6 +66,7 @@ def test_a_complete_production_environment_is_accepted(prod_env: dict[str, str])
         ({"WECHAT_MCH_CERT_PATH": ""}, "WECHAT_MCH_CERT_PATH and WECHAT_MCH_KEY_PATH"),
         ({"WECHAT_API_BASE": "http://127.0.0.1:5055/"}, "WECHAT_API_BASE must use https"),
         ({"DATABASE_URL": "mysql://root@localhost/linshan"}, "must be a PostgreSQL URL"),
+        ({"WECHAT_MESSAGE_TOKEN": ""}, "WECHAT_MESSAGE_TOKEN is required"),
     ],
 )  # fmt: skip
 def test_production_refuses_what_development_allows(

@@ -17,20 +17,11 @@ log = logging.getLogger(__name__)
 
 blp = Blueprint("wechat_events", __name__, description="微信消息推送（仅供微信服务器调用）")
 
-#: the WeChat sandbox's default message token (SandboxConfig.message_token); development only
-SANDBOX_MESSAGE_TOKEN = "sandbox-message-token"  # noqa: S105 - a public sandbox value
 
-
-def message_token() -> str | None:
-    """The token configured in the mini-program's message push settings."""
-    token = current_app.config.get("WECHAT_MESSAGE_TOKEN")
-    if token:
-        return str(token)
-    if current_app.config["SETTINGS"].production:
-        # A public default would let anyone forge verdicts.
-        log.error("WECHAT_MESSAGE_TOKEN is not set: WeChat's message pushes are refused")
-        return None
-    return SANDBOX_MESSAGE_TOKEN
+def message_token() -> str:
+    """The token configured in the mini-program's message push settings (the sandbox's in
+    development; required in production by the configuration check)."""
+    return current_app.config["SETTINGS"].wechat_message_token
 
 
 def push_signature(token: str, timestamp: str, nonce: str) -> str:
