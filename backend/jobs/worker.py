@@ -24,6 +24,7 @@ QUEUE = "linshan"
 def run_scheduler(redis_url: str) -> None:
     """Enqueue each periodic job on its interval (child process)."""
     connection = redis.Redis.from_url(redis_url)
+    logging.getLogger("rq.cron").setLevel(logging.WARNING)  # one line per enqueue is noise
     scheduler = CronScheduler(connection=connection)
     for func, seconds in SCHEDULE.items():
         scheduler.register(func, queue_name=QUEUE, interval=seconds)
@@ -46,7 +47,9 @@ def run_worker(burst: bool = False, with_scheduler: bool = True) -> None:
         for func in SCHEDULE:
             queue.enqueue(func)
     try:
-        SimpleWorker([queue], connection=connection).work(burst=burst, with_scheduler=False)
+        SimpleWorker([queue], connection=connection).work(
+            burst=burst, with_scheduler=False, logging_level="WARNING"
+        )
     finally:
         if child is not None and child.is_alive():
             child.terminate()
