@@ -28,7 +28,8 @@ from backend.extensions import db
 from backend.wechat_sandbox import SandboxConfig, SandboxServer
 from tests.support import with_database, with_redis_db
 
-TEST_REDIS_DB = 15
+#: the Redis database the tests flush (set TEST_REDIS_DB to run two suites side by side)
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
 
 
 def _server_urls() -> tuple[str, str]:
