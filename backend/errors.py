@@ -6,6 +6,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import redis
 from flask import Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
@@ -93,6 +94,15 @@ def handle_http_exception(exc: HTTPException) -> ResponseReturnValue:
     return response
 
 
+def handle_redis_down(exc: redis.RedisError) -> ResponseReturnValue:
+    """Redis holds only derived data; where a request cannot do without it, say so: 503."""
+    log.error("Redis unavailable on %s %s: %s", request.method, request.path, exc)
+    response = jsonify(error_body(503, "service_unavailable", "服务暂时不可用，请稍后再试"))
+    response.status_code = 503
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def handle_unexpected(exc: Exception) -> ResponseReturnValue:
     """Log the failure with its traceback; answer 500 without one."""
     if isinstance(exc, HTTPException):
@@ -109,4 +119,5 @@ def handle_unexpected(exc: Exception) -> ResponseReturnValue:
 def register_error_handlers(app: Flask) -> None:
     """Answer every error, including routing errors, in the contract's shape."""
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(redis.RedisError, handle_redis_down)
     app.register_error_handler(Exception, handle_unexpected)
