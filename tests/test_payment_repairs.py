@@ -285,3 +285,18 @@ def test_copies_across_gunicorn_workers_count_once(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_worker_funds_a_need_whose_goal_a_crash_left_unchecked(client, app, donor) -> None:
+    need_id = small_need(app, goal_fen=500)
+    order = donate(client, donor["token"], need_id=need_id, amount_fen=500)
+    with app.app_context():
+        notice = parse_notification(to_xml(notification(order["out_trade_no"], 500)),
+                                    app.config["SETTINGS"])  # fmt: skip
+        assert apply_payment(notice).applied
+        db.session.commit()  # the process dies before the after-commit goal check
+    assert client.get(f"/api/v1/needs/{need_id}").get_json()["status"] == "fundraising"
+    with app.app_context():
+        assert tasks.fund_reached_needs() >= 1
+        assert tasks.fund_reached_needs() == 0
+    assert client.get(f"/api/v1/needs/{need_id}").get_json()["status"] == "funded"

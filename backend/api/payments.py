@@ -9,14 +9,13 @@ from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
 from backend.boundary import after_commit
-from backend.donations.services import apply_payment, record_notification
+from backend.donations.services import after_payment, apply_payment, record_notification
 from backend.payments.wechat_pay import (
     MAX_NOTIFICATION_BYTES,
     NotificationRejected,
     answer,
     parse_notification,
 )
-from backend.progress.service import apply_events
 
 log = logging.getLogger(__name__)
 blp = Blueprint("payments", __name__, description="微信支付回调")
@@ -51,7 +50,7 @@ def payment_notification() -> Response:
     label = "applied" if outcome.applied else outcome.reason
     record_notification("payment", body, label, notice.out_trade_no, remote)
     if outcome.applied:
-        after_commit(partial(apply_events, [outcome.outbox_event_id]))
+        after_commit(partial(after_payment, outcome.outbox_event_id, outcome.donation.need_id))
     if label in HANDLED:
         return _xml(True)
     log.warning("ALERT payment notification for %s not credited: %s", notice.out_trade_no, label)

@@ -29,7 +29,7 @@ from backend.needs.backoffice import move_need
 from backend.needs.models import Need, NeedStatus
 from backend.payments.wechat_pay import PaymentNotice, get_pay, wechat_time
 from backend.progress.models import OutboxEvent
-from backend.progress.service import FUND_LOCK_CLASS
+from backend.progress.service import apply_events, hold_counters_shared, need_sums, read_needs
 from backend.spaces.models import CharitySpace
 
 log = logging.getLogger(__name__)
@@ -221,13 +221,7 @@ def apply_payment(notice: PaymentNotice) -> PaymentOutcome:
     if donation.status == DonationStatus.CLOSED:
         log.warning("payment arrived for closed order %s: kept", donation.out_trade_no)
 
-    need = None
-    if donation.need_id is not None:
-        # One payment at a time per need: the goal check below sees every earlier payment.
-        need = db.session.get(Need, donation.need_id, with_for_update=True)
-    db.session.execute(
-        sa.select(sa.func.pg_advisory_xact_lock_shared(FUND_LOCK_CLASS, donation.fund_id))
-    )
+    hold_counters_shared(donation.need_id, donation.fund_id)
     now = utcnow()
     donation.status = DonationStatus.PAID
     donation.transaction_id = notice.transaction_id
@@ -255,16 +249,35 @@ def apply_payment(notice: PaymentNotice) -> PaymentOutcome:
     )
     db.session.add_all([entry, event])
     db.session.flush()
-    if need is not None and need.status == NeedStatus.FUNDRAISING:
-        raised = db.session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(Donation.amount_fen - Donation.refunded_fen), 0))
-            .where(Donation.need_id == need.id, Donation.paid_at.is_not(None))
-        )  # fmt: skip
-        if raised >= need.goal_fen:
-            move_need(None, need, NeedStatus.FUNDED, action="need.funded")
-            log.info("need %s reached its goal (%s of %s fen)", need.id, raised, need.goal_fen)
     log.info("donation %s paid: %s fen", donation.out_trade_no, donation.amount_fen)
     return PaymentOutcome(True, donation, outbox_event_id=event.id)
+
+
+def fund_need_if_reached(need_id: int) -> bool:
+    """Move a fundraising need whose paid donations reach its goal to funded (flushes).
+
+    Called after a payment's counter update shows the goal reached, and by the worker;
+    the sum is taken under the need's row lock, so it is exact and the move happens once.
+    """
+    need = db.session.get(Need, need_id, with_for_update=True)
+    if need is None or need.status != NeedStatus.FUNDRAISING:
+        return False
+    raised = need_sums([need_id])[need_id][0]
+    if raised < need.goal_fen:
+        return False
+    move_need(None, need, NeedStatus.FUNDED, action="need.funded")
+    log.info("need %s reached its goal (%s of %s fen)", need.id, raised, need.goal_fen)
+    return True
+
+
+def after_payment(event_id: int, need_id: int | None) -> None:
+    """After the commit: count the payment in Redis; fund the need if its goal is reached."""
+    apply_events([event_id])
+    if need_id is None:
+        return
+    goal = db.session.scalar(sa.select(Need.goal_fen).where(Need.id == need_id))
+    if goal is not None and read_needs([need_id])[need_id].raised_fen >= goal:
+        fund_need_if_reached(need_id)
 
 
 def close_donation(donation: Donation) -> None:

@@ -21,6 +21,7 @@ from backend.donations.services import (
     CLOSE_NOT_BEFORE,
     apply_payment,
     close_donation,
+    fund_need_if_reached,
     notice_from_query,
 )
 from backend.extensions import db
@@ -138,6 +139,19 @@ def close_stale_orders() -> dict[str, int]:
 
 
 @job
+def fund_reached_needs() -> int:
+    """Move fundraising needs whose paid donations reach the goal to funded (one query)."""
+    reached = db.session.execute(
+        sa.select(Need.id)
+        .join(Donation, Donation.need_id == Need.id)
+        .where(Need.status == NeedStatus.FUNDRAISING, Donation.paid_at.is_not(None))
+        .group_by(Need.id, Need.goal_fen)
+        .having(sa.func.sum(Donation.amount_fen - Donation.refunded_fen) >= Need.goal_fen)
+    ).scalars()
+    return sum(fund_need_if_reached(need_id) for need_id in list(reached))
+
+
+@job
 def check_counters() -> int:
     """Compare the counters with PostgreSQL and repair those that differ."""
     differences = progress.check_counters(repair=True)
@@ -160,6 +174,7 @@ SCHEDULE: dict[Callable[..., Any], int] = {
     apply_outbox: 10,
     reconcile_pending_orders: 60,
     close_stale_orders: 60,
+    fund_reached_needs: 60,
     check_counters: 300,
     prune_counters: 3600,
 }

@@ -27,8 +27,22 @@ from backend.progress.models import OutboxEvent
 
 log = logging.getLogger(__name__)
 
-#: advisory-lock class of fund counters (payments share it, a rebuild takes it alone)
+#: advisory-lock classes of need and fund counters: payments hold them shared, so they do
+#: not queue behind each other; a rebuild holds its counter's alone, so that no payment
+#: commits between its reading PostgreSQL and its writing Redis
+NEED_LOCK_CLASS = 41_000
 FUND_LOCK_CLASS = 41_001
+
+
+def hold_counters_shared(need_id: int | None, fund_id: int) -> None:
+    """Taken by a payment's transaction before it writes its outbox event."""
+    if need_id is not None:
+        db.session.execute(
+            sa.select(sa.func.pg_advisory_xact_lock_shared(NEED_LOCK_CLASS, need_id))
+        )
+    db.session.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(FUND_LOCK_CLASS, fund_id)))
+
+
 #: events applied longer ago than this are forgotten by the counters' applied sets
 PRUNE_AFTER = timedelta(hours=1)
 
@@ -100,11 +114,13 @@ def _unapplied_event_ids(field: str, value: int) -> list[int]:
 
 
 def rebuild_need(need_id: int, wait: bool = True) -> bool:
-    """Rewrite a need's counter from PostgreSQL; False if another payment holds the need."""
-    from backend.needs.models import Need
-
-    stmt = sa.select(Need.id).where(Need.id == need_id).with_for_update(skip_locked=not wait)
-    if db.session.scalar(stmt) is None:
+    """Rewrite a need's counter from PostgreSQL; False if payments are being written to it
+    and `wait` is false."""
+    if wait:
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(NEED_LOCK_CLASS, need_id)))
+    elif not db.session.scalar(
+        sa.select(sa.func.pg_try_advisory_xact_lock(NEED_LOCK_CLASS, need_id))
+    ):
         return False
     raised, count = need_sums([need_id])[need_id]
     counter().rebuild(need_key(need_id), raised, count, _unapplied_event_ids("need_id", need_id))
