@@ -20,9 +20,8 @@ from backend.api.backoffice_schemas import (
     GrantInputSchema,
     GrantOutSchema,
     NeedInputSchema,
-    PageArgs,
 )
-from backend.api.base import decode_cursor, encode_cursor
+from backend.api.base import PageArgsSchema, decode_id_cursor, encode_cursor
 from backend.api.schemas import BeijingDateTime, FundSchema, QuerySchema, RefSchema
 from backend.audit.services import events_page
 from backend.auth import BEARER, current_user, login_required
@@ -168,19 +167,14 @@ def delete_fund_role(fund_id: int, grant_id: int) -> None:
 
 
 @blp.get("/funds/<int:fund_id>/audit")
-@blp.arguments(PageArgs, location="query", as_kwargs=True)
+@blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, AuditPageSchema)
 @blp.doc(security=BEARER)
 def list_fund_audit(fund_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
     """Who did what to the fund's needs, settings and people, newest first (read-only)."""
     fund = fund_or_404(fund_id)
     require(current_user(), Permission.READ_BACK_OFFICE, fund)
-    before = None
-    if cursor:
-        key = decode_cursor("audit", cursor, {"fund_id": fund.id})
-        if len(key) != 1 or not isinstance(key[0], int):
-            raise ApiError(400, "invalid_cursor", "翻页参数无效", {"cursor": ["invalid"]})
-        before = key[0]
+    before = decode_id_cursor("audit", cursor, {"fund_id": fund.id})
     events, more = events_page(fund.id, limit, before)
     next_cursor = encode_cursor("audit", [events[-1].id], {"fund_id": fund.id}) if more else None
     return {"items": events, "next_cursor": next_cursor}

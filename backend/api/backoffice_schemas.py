@@ -9,7 +9,6 @@ from backend.api.schemas import (
     BeijingDateTime,
     BudgetLineSchema,
     GovernanceSchema,
-    QuerySchema,
     RefSchema,
     UpdateSchema,
 )
@@ -173,13 +172,6 @@ class AuditPageSchema(ma.Schema):
 
     items = ma.fields.List(ma.fields.Nested(AuditEventSchema))
     next_cursor = ma.fields.String(allow_none=True)
-
-
-class PageArgs(QuerySchema):
-    """`?limit=&cursor=`."""
-
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
-    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=512))
 
 
 NEED_STATUS_VALUES = [s.value for s in NeedStatus]

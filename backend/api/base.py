@@ -40,7 +40,10 @@ class LinshanApi(Api):
 
 
 class PageArgsSchema(ma.Schema):
-    """`?limit=&cursor=` of every list."""
+    """`?limit=&cursor=` of every list (unknown query parameters are ignored)."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
 
     limit = ma.fields.Integer(
         load_default=DEFAULT_LIMIT,
@@ -84,3 +87,13 @@ def decode_cursor(kind: str, cursor: str, filters: dict[str, Any]) -> list[Any]:
             {"cursor": ["does not belong to these filters"]},
         )
     return data["k"]
+
+
+def decode_id_cursor(kind: str, cursor: str | None, filters: dict[str, Any]) -> int | None:
+    """The id inside a cursor of a list ordered by id (None without a cursor)."""
+    if not cursor:
+        return None
+    key = decode_cursor(kind, cursor, filters)
+    if len(key) != 1 or not isinstance(key[0], int):
+        raise ApiError(400, "invalid_cursor", "翻页参数无效", {"cursor": ["invalid"]})
+    return key[0]

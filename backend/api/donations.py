@@ -10,8 +10,8 @@ from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 
 from backend.accounts.services import CONTROL_CHARACTERS
-from backend.api.base import decode_cursor, encode_cursor
-from backend.api.schemas import BeijingDateTime, QuerySchema
+from backend.api.base import PageArgsSchema, decode_id_cursor, encode_cursor
+from backend.api.schemas import BeijingDateTime
 from backend.auth import BEARER, login_required
 from backend.common.idempotency import remember, replay, request_key
 from backend.common.ratelimit import hit
@@ -102,13 +102,6 @@ class MyDonationPageSchema(ma.Schema):
     next_cursor = ma.fields.String(allow_none=True)
 
 
-class MyDonationArgs(QuerySchema):
-    """Paging."""
-
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
-    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=512))
-
-
 SCOPE = "POST /api/v1/donations"
 
 
@@ -167,7 +160,7 @@ def get_donation(donation_id: int) -> Donation:
 
 
 @blp.get("/me/donations")
-@blp.arguments(MyDonationArgs, location="query", as_kwargs=True)
+@blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, MyDonationPageSchema)
 @blp.doc(security=BEARER)
 def my_donations(limit: int, cursor: str | None) -> dict[str, Any]:
@@ -179,11 +172,9 @@ def my_donations(limit: int, cursor: str | None) -> dict[str, Any]:
         .order_by(Donation.id.desc())
         .limit(limit + 1)
     )
-    if cursor:
-        key = decode_cursor("my-donations", cursor, {"user": user.id})
-        if len(key) != 1 or not isinstance(key[0], int):
-            raise ApiError(400, "invalid_cursor", "翻页参数无效", {"cursor": ["invalid"]})
-        stmt = stmt.where(Donation.id < key[0])
+    before = decode_id_cursor("my-donations", cursor, {"user": user.id})
+    if before is not None:
+        stmt = stmt.where(Donation.id < before)
     rows = list(db.session.scalars(stmt))
     items = rows[:limit]
     more = len(rows) > limit

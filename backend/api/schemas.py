@@ -7,6 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from backend.api.base import PageArgsSchema
 from backend.common.time import BEIJING
 from backend.needs.models import CATEGORY_LABELS, PUBLIC_STATUSES, NeedCategory
 
@@ -119,7 +120,7 @@ class NeedDetailSchema(NeedItemSchema):
     close_reason = ma.fields.String(allow_none=True)
 
 
-class NeedListArgsSchema(QuerySchema):
+class NeedListArgsSchema(PageArgsSchema):
     """Filters of the public need list."""
 
     region_id = ma.fields.Integer(
@@ -134,8 +135,6 @@ class NeedListArgsSchema(QuerySchema):
     q = ma.fields.String(
         validate=ma.validate.Length(min=1, max=50), metadata={"description": "words in the title"}
     )
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
-    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=512))
 
 
 class RegionNodeSchema(ma.Schema):
@@ -181,11 +180,8 @@ class RegionArgsSchema(QuerySchema):
     region_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
 
 
-class SpaceListArgsSchema(RegionArgsSchema):
+class SpaceListArgsSchema(RegionArgsSchema, PageArgsSchema):
     """Filters and paging of the space list."""
-
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
-    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=512))
 
 
 class SpaceSchema(ma.Schema):

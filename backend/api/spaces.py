@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from backend.api.base import decode_cursor, encode_cursor
+from backend.api.base import decode_id_cursor, encode_cursor
 from backend.api.lookups import region_or_404
 from backend.api.schemas import SpaceDetailSchema, SpaceListArgsSchema, SpacePageSchema
 from backend.errors import ApiError
@@ -23,12 +23,7 @@ def list_spaces(limit: int, cursor: str | None, region_id: int | None = None) ->
     """Charity spaces in a region and below, in the order they were opened."""
     region = region_or_404(region_id)
     filters = {"region_id": region_id}
-    after = None
-    if cursor:
-        key = decode_cursor("spaces", cursor, filters)
-        if len(key) != 1 or not isinstance(key[0], int):
-            raise ApiError(400, "invalid_cursor", "翻页参数无效", {"cursor": ["invalid"]})
-        after = key[0]
+    after = decode_id_cursor("spaces", cursor, filters)
     spaces, more = spaces_page(region, limit, after)
     next_cursor = encode_cursor("spaces", [spaces[-1].id], filters) if more and spaces else None
     return {"items": spaces, "next_cursor": next_cursor}
