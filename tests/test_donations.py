@@ -306,3 +306,41 @@ def test_login_rate_limit(make_app, app, clock) -> None:
         for i in range(4)
     ]
     assert codes == [200, 200, 200, 429]
+
+
+def test_public_ledgers_show_masked_donors_and_journal_balances(
+    client, app, wechat_sandbox
+) -> None:
+    need = open_need(app)
+    named = login(client, "ledger_donor")
+    client.patch("/api/v1/me", json={"nickname": "欧阳明"}, headers=auth(named["token"]))
+    before = client.get(f"/api/v1/needs/{need.id}/ledger").get_json()
+    shown = donate(client, named["token"], need_id=need.id, amount_fen=2300, message="祝顺利")
+    hidden = donate(client, named["token"], need_id=need.id, amount_fen=1700, anonymous=True)
+    for order in (shown, hidden):
+        sandbox_pay(wechat_sandbox.url, order["out_trade_no"])
+        wait_deliveries(wechat_sandbox.url, order["out_trade_no"])
+    ledger = client.get(f"/api/v1/needs/{need.id}/ledger?limit=2").get_json()
+    assert ledger["balance_fen"] == before["balance_fen"] + 4000
+    assert ledger["expenses"] == []
+    top = ledger["income"]["items"]
+    assert [(i["donor"], i["amount_fen"]) for i in top] == [("爱心人士", 1700), ("欧**", 2300)]
+    assert top[1]["message"] == "祝顺利"
+    text = str(ledger)
+    assert "欧阳明" not in text
+    assert "openid" not in text
+    assert "out_trade_no" not in text
+    if ledger["income"]["next_cursor"]:
+        more = client.get(
+            f"/api/v1/needs/{need.id}/ledger?limit=2&cursor={ledger['income']['next_cursor']}"
+        )
+        assert more.status_code == 200
+        assert {i["id"] for i in more.get_json()["income"]["items"]}.isdisjoint(
+            {i["id"] for i in top}
+        )
+    fund = client.get(f"/api/v1/funds/{need.fund_id}").get_json()
+    fund_ledger = client.get(f"/api/v1/funds/{need.fund_id}/ledger").get_json()
+    assert fund["balance_fen"] == fund_ledger["balance_fen"] >= 4000
+    assert fund["raised_fen"] - fund["spent_fen"] == fund["balance_fen"]
+    assert client.get("/api/v1/needs/999999/ledger").status_code == 404
+    assert client.get("/api/v1/funds/999999/ledger").status_code == 404

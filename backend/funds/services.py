@@ -20,13 +20,13 @@ class FundSummary:
     fund: Fund
     need_count: int
     raised_fen: int
-    spent_fen: int
+    balance_fen: int
     governance: Governance
 
     @property
-    def balance_fen(self) -> int:
-        """Raised minus spent."""
-        return self.raised_fen - self.spent_fen
+    def spent_fen(self) -> int:
+        """What left the fund: raised (net of refunds) minus what the journal still holds."""
+        return self.raised_fen - self.balance_fen
 
 
 def fund_summary(fund_id: int) -> FundSummary | None:
@@ -41,15 +41,14 @@ def fund_summary(fund_id: int) -> FundSummary | None:
     need_ids = db.session.scalars(
         sa.select(Need.id).where(Need.fund_id == fund.id, Need.public())
     ).all()
+    from backend.ledger.services import balance, fund_accounts
     from backend.progress.service import fund_sums
 
-    # The fund's own figures (its needs and its general pool) from PostgreSQL.
-    raised = fund_sums([fund.id])[fund.id][0]
-    # Spending (expenses and disbursements) comes with the journal; nothing is spent before it.
+    # The fund's own figures (its needs and its general pool): donations and the journal.
     return FundSummary(
         fund=fund,
         need_count=len(need_ids),
-        raised_fen=raised,
-        spent_fen=0,
+        raised_fen=fund_sums([fund.id])[fund.id][0],
+        balance_fen=balance(fund_accounts(fund.id)),
         governance=governance_of(fund.id),
     )
