@@ -344,3 +344,24 @@ def test_public_ledgers_show_masked_donors_and_journal_balances(
     assert fund["raised_fen"] - fund["spent_fen"] == fund["balance_fen"]
     assert client.get("/api/v1/needs/999999/ledger").status_code == 404
     assert client.get("/api/v1/funds/999999/ledger").status_code == 404
+
+
+def test_progress_reads_redis_alone_once_the_counter_knows_the_goal(client, app) -> None:
+    from backend.progress.counter import need_key
+
+    need = open_need(app)
+    redis = app.extensions["redis"]
+    redis.delete(need_key(need.id))
+    first = client.get(f"/api/v1/needs/{need.id}/progress").get_json()  # rebuilt from SQL
+    assert int(redis.hget(need_key(need.id), "goal_fen")) == need.goal_fen
+    # With the counter in place the answer comes from Redis: change it and the answer follows.
+    redis.hincrby(need_key(need.id), "raised_fen", 1)
+    second = client.get(f"/api/v1/needs/{need.id}/progress").get_json()
+    assert second["raised_fen"] == first["raised_fen"] + 1
+    assert second["goal_fen"] == need.goal_fen
+    redis.hincrby(need_key(need.id), "raised_fen", -1)
+    # A draft never gets the fast path, whatever Redis holds.
+    with app.app_context():
+        draft = db.session.scalar(sa.select(Need.id).where(Need.status == NeedStatus.DRAFT))
+    redis.hset(need_key(draft), mapping={"raised_fen": 0, "donation_count": 0})
+    assert client.get(f"/api/v1/needs/{draft}/progress").status_code == 404

@@ -33,7 +33,12 @@ REBUILD_LUA = """
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'raised_fen', ARGV[1], 'donation_count', ARGV[2],
            'updated_at', ARGV[3])
-for i = 4, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+if ARGV[4] == '0' then
+    redis.call('HDEL', KEYS[1], 'goal_fen')
+else
+    redis.call('HSET', KEYS[1], 'goal_fen', ARGV[4])
+end
+for i = 5, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
 return 1
 """
 
@@ -44,15 +49,17 @@ return removed
 """
 
 APPLIED, DUPLICATE, MISSING = 1, 0, -1
+FIELDS = ("raised_fen", "donation_count", "updated_at", "goal_fen")
 
 
 @dataclass(frozen=True)
 class CounterValue:
-    """What a counter holds."""
+    """What a counter holds; a published need's counter also keeps its (frozen) goal."""
 
     raised_fen: int
     donation_count: int
     updated_at: datetime | None
+    goal_fen: int | None = None
 
 
 def need_key(need_id: int) -> str:
@@ -89,12 +96,17 @@ class ProgressCounter:
         )
 
     def rebuild(
-        self, key: str, raised_fen: int, donation_count: int, counted_ids: Sequence[int]
+        self,
+        key: str,
+        raised_fen: int,
+        donation_count: int,
+        counted_ids: Sequence[int],
+        goal_fen: int | None = None,
     ) -> None:
         """Set the counter to PostgreSQL's figures; `counted_ids` are events they include."""
         self._rebuild(
             keys=[key, applied_key(key)],
-            args=[raised_fen, donation_count, utcnow().isoformat(), *counted_ids],
+            args=[raised_fen, donation_count, utcnow().isoformat(), goal_fen or 0, *counted_ids],
         )
 
     def prune(self, key: str, event_ids: Sequence[int]) -> int:
@@ -108,19 +120,21 @@ class ProgressCounter:
         keys = list(keys)
         if not keys:
             return []
+        if len(keys) == 1:  # one round trip either way; skip the pipeline's overhead
+            return [self._value(self.client.hmget(keys[0], *FIELDS))]
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
-            pipe.hmget(key, "raised_fen", "donation_count", "updated_at")
-        values = []
-        for raised, count, updated in pipe.execute():
-            if raised is None or count is None:
-                values.append(None)
-                continue
-            values.append(
-                CounterValue(
-                    int(raised),
-                    int(count),
-                    datetime.fromisoformat(updated.decode()) if updated else None,
-                )
-            )
-        return values
+            pipe.hmget(key, *FIELDS)
+        return [self._value(fields) for fields in pipe.execute()]
+
+    @staticmethod
+    def _value(fields: list[bytes | None]) -> CounterValue | None:
+        raised, count, updated, goal = fields
+        if raised is None or count is None:
+            return None
+        return CounterValue(
+            int(raised),
+            int(count),
+            datetime.fromisoformat(updated.decode()) if updated else None,
+            int(goal) if goal else None,
+        )

@@ -57,6 +57,17 @@ class Progress:
     stale: bool
 
 
+def published_progress(need_id: int) -> tuple[int, CounterValue] | None:
+    """A published need's goal and counter from Redis alone (no SQL), if Redis has them."""
+    try:
+        [value] = counter().read_many([need_key(need_id)])
+    except redis.RedisError:
+        return None
+    if value is None or value.goal_fen is None:
+        return None
+    return value.goal_fen, value
+
+
 def counter() -> ProgressCounter:
     """The app's counter scripts."""
     found = current_app.extensions.get("progress_counter")
@@ -122,8 +133,15 @@ def rebuild_need(need_id: int, wait: bool = True) -> bool:
         sa.select(sa.func.pg_try_advisory_xact_lock(NEED_LOCK_CLASS, need_id))
     ):
         return False
+    from backend.needs.models import Need
+
+    need = db.session.get(Need, need_id)
     raised, count = need_sums([need_id])[need_id]
-    counter().rebuild(need_key(need_id), raised, count, _unapplied_event_ids("need_id", need_id))
+    # A published need's goal never changes: keeping it here lets a progress read skip SQL.
+    goal = need.goal_fen if need is not None and need.is_public else None
+    counter().rebuild(
+        need_key(need_id), raised, count, _unapplied_event_ids("need_id", need_id), goal
+    )
     return True
 
 
