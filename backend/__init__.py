@@ -42,6 +42,7 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     """Wire a Flask app for already validated settings."""
     from backend import embedded, models  # noqa: F401 - every model registered on the metadata
     from backend.api.base import LinshanApi
+    from backend.db_pool import ping_idle_connections
     from backend.errors import register_error_handlers
     from backend.extensions import db, migrate
     from backend.logging_setup import configure_logging, init_request_logging
@@ -59,7 +60,8 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key or development_secret_key(instance_path),
         SQLALCHEMY_DATABASE_URI=database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # Connections idle for a while are pinged before use (see db_pool); busy ones are not.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_recycle": 1800},
         REDIS_URL=redis_url,
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
         API_TITLE="邻善 Linshan API",
@@ -78,6 +80,8 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     db.init_app(app)
+    with app.app_context():
+        ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True)
     init_redis(app, redis_url)
     init_wechat(app)

@@ -50,7 +50,7 @@ def payment_notification() -> Response:
     label = "applied" if outcome.applied else outcome.reason
     record_notification("payment", body, label, notice.out_trade_no, remote)
     if outcome.applied:
-        after_commit(partial(after_payment, outcome.outbox_event_id, outcome.donation.need_id))
+        after_commit(partial(after_payment, outcome))
     if label in HANDLED:
         return _xml(True)
     log.warning("ALERT payment notification for %s not credited: %s", notice.out_trade_no, label)

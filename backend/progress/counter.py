@@ -21,12 +21,16 @@ from backend.common.time import utcnow
 log = logging.getLogger(__name__)
 
 APPLY_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[1], 'raised_fen', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'donation_count', ARGV[3])
-redis.call('HSET', KEYS[1], 'updated_at', ARGV[4])
-return 1
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
+local status = 0
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
+    redis.call('HINCRBY', KEYS[1], 'raised_fen', ARGV[2])
+    redis.call('HINCRBY', KEYS[1], 'donation_count', ARGV[3])
+    redis.call('HSET', KEYS[1], 'updated_at', ARGV[4])
+    status = 1
+end
+local values = redis.call('HMGET', KEYS[1], 'raised_fen', 'goal_fen')
+return {status, tonumber(values[1]), tonumber(values[2] or '0')}
 """
 
 REBUILD_LUA = """
@@ -88,12 +92,26 @@ class ProgressCounter:
 
     def apply(self, key: str, event_id: int, raised_delta: int, count_delta: int) -> int:
         """Count an event once: APPLIED, DUPLICATE, or MISSING (rebuild the counter first)."""
+        return self.apply_many([key], event_id, raised_delta, count_delta)[0][0]
+
+    def apply_many(
+        self, keys: Sequence[str], event_id: int, raised_delta: int, count_delta: int
+    ) -> list[tuple[int, int, int | None]]:
+        """Count an event on several counters in one round trip.
+
+        For each: (APPLIED, DUPLICATE or MISSING; raised_fen after; the goal, if kept).
+        """
         now = utcnow().isoformat()
-        return int(
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
             self._apply(
-                keys=[key, applied_key(key)], args=[event_id, raised_delta, count_delta, now]
+                keys=[key, applied_key(key)],
+                args=[event_id, raised_delta, count_delta, now],
+                client=pipe,
             )
-        )
+        return [
+            (int(status), int(raised), int(goal) or None) for status, raised, goal in pipe.execute()
+        ]
 
     def rebuild(
         self,

@@ -152,24 +152,43 @@ def rebuild_fund(fund_id: int) -> None:
     counter().rebuild(fund_key(fund_id), raised, count, _unapplied_event_ids("fund_id", fund_id))
 
 
-def apply_event(event: OutboxEvent) -> bool:
-    """Apply one committed outbox event to its counters; True once Redis has it."""
-    payload = event.payload
-    targets = [(fund_key(payload["fund_id"]), "fund", payload["fund_id"])]
-    if payload.get("need_id"):
-        targets.insert(0, (need_key(payload["need_id"]), "need", payload["need_id"]))
-    for key, kind, target_id in targets:
-        result = counter().apply(key, event.id, payload["raised_fen"], payload["donation_count"])
-        if result == MISSING:
-            # Rebuilding includes this committed event and marks it counted.
-            if kind == "need":
-                rebuild_need(target_id)
+def apply_delta(
+    event_id: int, need_id: int | None, fund_id: int, raised_fen: int, donation_count: int
+) -> CounterValue | None:
+    """Count a committed outbox event on its need's and fund's counters, then mark it applied.
+
+    Returns the need's counter after the change (None if it had to be rebuilt, or for a pool
+    donation). Both scripts go in one round trip; a counter that is missing is rebuilt from
+    PostgreSQL instead, which includes this committed event and marks it counted.
+    """
+    keys = ([need_key(need_id)] if need_id else []) + [fund_key(fund_id)]
+    results = counter().apply_many(keys, event_id, raised_fen, donation_count)
+    need_value = None
+    for key, (status, raised, goal) in zip(keys, results, strict=True):
+        if status == MISSING:
+            if key.startswith("lsp:{n:"):
+                rebuild_need(int(need_id or 0))
             else:
-                rebuild_fund(target_id)
-        elif result != APPLIED:
-            log.info("outbox event %s already counted on %s", event.id, key)
-    event.applied_at = utcnow()
-    return True
+                rebuild_fund(fund_id)
+            continue
+        if status != APPLIED:
+            log.info("outbox event %s already counted on %s", event_id, key)
+        if key.startswith("lsp:{n:"):
+            need_value = CounterValue(raised, 0, None, goal)
+    db.session.execute(
+        sa.update(OutboxEvent)
+        .where(OutboxEvent.id == event_id, OutboxEvent.applied_at.is_(None))
+        .values(applied_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return need_value
+
+
+def apply_event(event: OutboxEvent) -> None:
+    """Apply one committed outbox event (a row the worker claimed) to its counters."""
+    payload = event.payload
+    apply_delta(event.id, payload.get("need_id"), payload["fund_id"], payload["raised_fen"],
+                payload["donation_count"])  # fmt: skip
 
 
 def apply_events(event_ids: Iterable[int]) -> int:
