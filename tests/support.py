@@ -16,7 +16,8 @@ def with_redis_db(url: str, number: int) -> str:
     """The same Redis server, database `number`."""
     parts = urlsplit(url)
     if parts.scheme == "unix":
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, f"db={number}", ""))
+        # urlunsplit would drop the empty authority: "unix:/path", which redis-py refuses.
+        return f"unix://{parts.path}?db={number}"
     return urlunsplit((parts.scheme, parts.netloc, f"/{number}", parts.query, ""))
 
 

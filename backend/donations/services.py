@@ -30,7 +30,7 @@ from backend.ledger.services import fund_pool_account, need_account
 from backend.needs.backoffice import move_need
 from backend.needs.models import Need, NeedStatus
 from backend.payments.wechat_pay import PaymentNotice, get_pay, wechat_time
-from backend.progress.service import apply_delta, hold_counters_shared, need_sums
+from backend.progress.service import FUND_LOCK_CLASS, NEED_LOCK_CLASS, apply_delta, need_sums
 from backend.spaces.models import CharitySpace
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,11 @@ class PaymentOutcome:
 #: the whole credit in one round trip: the order moves to paid, the balanced journal entry
 #: and the outbox event are written (the deferred trigger checks the balance at commit)
 CREDIT_SQL = sa.text("""
-WITH entry AS (
+WITH counters AS (
+    -- held shared until commit: no counter rebuild can read between this credit and Redis
+    SELECT pg_advisory_xact_lock_shared(:need_lock_class, CAST(:need_lock_id AS integer)),
+           pg_advisory_xact_lock_shared(:fund_lock_class, CAST(:fund_id AS integer))
+), entry AS (
     INSERT INTO journal_entries (kind, donation_id, memo, created_at)
     VALUES ('donation', :donation_id, :memo, :now)
     RETURNING id
@@ -206,7 +210,7 @@ WITH entry AS (
 UPDATE donations SET status = 'paid', transaction_id = :transaction_id, paid_at = :paid_at,
     updated_at = :now
 WHERE id = :donation_id
-RETURNING (SELECT id FROM event)
+RETURNING (SELECT id FROM event), (SELECT count(*) FROM counters)
 """)
 
 
@@ -216,8 +220,8 @@ def apply_payment(notice: PaymentNotice) -> PaymentOutcome:
     The order row is locked, so copies of a notification arriving together on several
     workers or machines queue here; every copy after the first finds the order paid and
     changes nothing. A mismatch credits nothing. This is the hot path of the notification
-    endpoint, so it is written in Core: one statement to lock and read, one for the locks
-    of the counters, one for the whole credit.
+    endpoint, so it is written in Core: one statement to lock and read the order, one for
+    the locks of the counters and the whole credit.
     """
     row = db.session.execute(
         sa.select(
@@ -252,7 +256,6 @@ def apply_payment(notice: PaymentNotice) -> PaymentOutcome:
     if row.status == DonationStatus.CLOSED:
         log.warning("payment arrived for closed order %s: kept", notice.out_trade_no)
 
-    hold_counters_shared(row.need_id, row.fund_id)
     now = utcnow()
     account = need_account(row.need_id) if row.need_id else fund_pool_account(row.fund_id)
     payload = {"need_id": row.need_id, "fund_id": row.fund_id, "raised_fen": row.amount_fen,
@@ -268,8 +271,13 @@ def apply_payment(notice: PaymentNotice) -> PaymentOutcome:
             "payload": json.dumps(payload),
             "transaction_id": notice.transaction_id,
             "paid_at": notice.time_end or now,
+            "need_lock_class": NEED_LOCK_CLASS,
+            # a pool donation has no need counter: lock a key no need uses
+            "need_lock_id": row.need_id or 0,
+            "fund_lock_class": FUND_LOCK_CLASS,
+            "fund_id": row.fund_id,
         },
-    ).scalar_one()
+    ).first()[0]
     loaded = db.session.identity_map.get(identity_key(Donation, row.id))
     if loaded is not None:
         db.session.expire(loaded)  # the ORM copy, if any, must not outlive the update

@@ -34,15 +34,6 @@ NEED_LOCK_CLASS = 41_000
 FUND_LOCK_CLASS = 41_001
 
 
-def hold_counters_shared(need_id: int | None, fund_id: int) -> None:
-    """Taken by a payment's transaction before it writes its outbox event."""
-    if need_id is not None:
-        db.session.execute(
-            sa.select(sa.func.pg_advisory_xact_lock_shared(NEED_LOCK_CLASS, need_id))
-        )
-    db.session.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(FUND_LOCK_CLASS, fund_id)))
-
-
 #: events applied longer ago than this are forgotten by the counters' applied sets
 PRUNE_AFTER = timedelta(hours=1)
 
