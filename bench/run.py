@@ -1,0 +1,929 @@
+"""Benchmarks of the progress counter and the payment notifications (not run in CI).
+
+    .venv/bin/python -m bench.run            # the full run (about 5 to 10 minutes)
+    .venv/bin/python -m bench.run --quick    # a smaller run (under 2 minutes)
+    .venv/bin/python -m bench.run --only a,d # some of the benchmarks
+
+(a) progress reads per second under gunicorn, beside the bare `/healthz` of the same app
+    and configuration, measured by the same load generator (target: at least 0.8 of it);
+(b) progress read latency on needs with 1,000 … 1,000,000 paid donations, beside a SQL SUM
+    over the same rows (target: 1M/1k ratio of the counter's p50 at most 1.2);
+(c) payment notifications per second and their p99, first deliveries and duplicates
+    (target: 500 a second);
+(d) 10,000 notifications, 30% duplicates, from 64 concurrent senders: every answer SUCCESS,
+    the counters equal PostgreSQL's sums exactly, one balanced journal entry per payment.
+
+It creates its own database `linshan_bench_<random>` on DATABASE_URL's server (default
+postgresql://postgres@127.0.0.1:5432/postgres), migrates it with the app's migrations,
+uses Redis database 14 of REDIS_URL's server (flushed), starts `gunicorn
+'backend:create_app()'` on a free port, and drops the database at the end (unless --keep).
+Figures are printed as a table and written to bench/out/results.json, bench/out/results.md
+and the chart bench/out/latency.png; a full run also records the table in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if not __package__:  # run as `python bench/run.py`
+    sys.path.insert(0, str(ROOT))
+    try:
+        import flask_migrate  # noqa: F401
+        import psycopg
+        import redis
+    except ImportError:
+        venv_python = ROOT / ".venv" / "bin" / "python"
+        if venv_python.is_file() and Path(sys.executable) != venv_python:
+            os.execv(str(venv_python), [str(venv_python), "-m", "bench.run", *sys.argv[1:]])  # noqa: S606
+        raise
+
+import argparse  # noqa: E402
+import http.client  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+
+import psycopg  # noqa: E402
+import redis  # noqa: E402
+
+from bench import cpu, loadgen  # noqa: E402
+from bench.chart import draw_latency_chart  # noqa: E402
+from bench.data import (  # noqa: E402
+    NOTIFY_PATH,
+    Bar,
+    bulk_load_paid,
+    create_database,
+    create_pending,
+    drop_database,
+    notification_xml,
+    rebuild_counters,
+    seed,
+    transaction_id_for,
+)
+from tests.support import with_redis_db  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+README = ROOT / "bench" / "README.md"
+HOST = "127.0.0.1"
+BENCH_REDIS_DB = 14
+SUCCESS = b"<return_code><![CDATA[SUCCESS]]></return_code>"
+SUM_SQL = (
+    "SELECT sum(amount_fen - refunded_fen), count(*) FROM donations"
+    " WHERE need_id = %s AND paid_at IS NOT NULL"
+)
+DEFAULT_APP = "backend:create_app()"
+C_NEEDS = 8
+D_NEEDS = 4
+
+
+def log(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of `values` (q from 0 to 1)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, -(-int(q * 1000) * len(ordered) // 1000))
+    return ordered[min(len(ordered), rank) - 1]
+
+
+def summary_ms(seconds: list[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in seconds]
+    return {
+        "samples": len(ms),
+        "p50_ms": round(pct(ms, 0.50), 3),
+        "p95_ms": round(pct(ms, 0.95), 3),
+        "p99_ms": round(pct(ms, 0.99), 3),
+        "mean_ms": round(sum(ms) / len(ms), 3) if ms else float("nan"),
+        "max_ms": round(max(ms), 3) if ms else float("nan"),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+            check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+class Server:
+    """`gunicorn 'backend:create_app()'` on a free port, its log in bench/out/gunicorn.log."""
+
+    def __init__(
+        self, env: dict[str, str], workers: int, worker_class: str, threads: int, app: str
+    ) -> None:
+        self.env, self.workers, self.worker_class, self.threads = (
+            env,
+            workers,
+            worker_class,
+            threads,
+        )
+        self.app = app
+        self.port = free_port()
+        self.env["PUBLIC_BASE_URL"] = f"http://{HOST}:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def description(self) -> str:
+        kind = self.worker_class + (f" x{self.threads} threads" if self.threads > 1 else "")
+        app = "" if self.app == DEFAULT_APP else f" serving {self.app}"
+        return f"gunicorn, {self.workers} {kind} workers{app}"
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "gunicorn",
+            "--bind", f"{HOST}:{self.port}",
+            "--workers", str(self.workers),
+            "--worker-class", self.worker_class,
+            "--threads", str(self.threads),
+            "--backlog", "2048",
+            "--timeout", "120",
+            "--log-level", "warning",
+            self.app,
+        ]  # fmt: skip
+        self.log_file = open(OUT / "gunicorn.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"gunicorn stopped at start-up; see {OUT / 'gunicorn.log'}")
+            try:
+                status, _ = http_get(self.port, "/readyz")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("gunicorn did not become ready in 60 s")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+        self.proc = None
+
+
+def http_get(port: int, path: str, conn: http.client.HTTPConnection | None = None):
+    """(status, body) of a GET."""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        if response.will_close:
+            conn.close()
+        return response.status, body
+    finally:
+        if own:
+            conn.close()
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.quick = args.quick
+        self.only = set(args.only.split(",")) if args.only else {"a", "b", "c", "d"}
+        self.server_url = (
+            os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+        )
+        base_redis = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379"
+        self.redis_url = with_redis_db(base_redis, BENCH_REDIS_DB)
+        self.results: dict = {
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "quick": self.quick,
+            "machine": {
+                "cores": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
+            "commit": git_commit(),
+        }
+        self.rows: list[tuple[str, str, str, str, str]] = []
+        self.db_name = ""
+        self.db_url = ""
+        self.server: Server | None = None
+        self.app = None
+        self.instance = Path(tempfile.mkdtemp(prefix="linshan-bench-"))
+
+    # -- set-up -------------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
+        env.update(
+            APP_ENV="development",
+            DATABASE_URL=self.db_url,
+            REDIS_URL=self.redis_url,
+            SECRET_KEY="bench-secret-key-" + "x" * 32,
+            LOG_LEVEL="WARNING",
+            PUBLIC_BASE_URL="http://127.0.0.1:5000",
+            RATE_LIMIT_DONATIONS_PER_MINUTE="1000000",
+            RATE_LIMIT_LOGINS_PER_MINUTE="1000000",
+            INSTANCE_PATH=str(self.instance),
+        )
+        return env
+
+    def set_up(self) -> None:
+        from flask_migrate import upgrade
+
+        from backend import create_app
+
+        before = cpu.snapshot(None)
+        time.sleep(2)
+        busy = cpu.split(before, cpu.snapshot(None))
+        self.results["machine"]["busy_before_start_cores"] = round(
+            busy.get("other", 0) + busy.get("postgres", 0) + busy.get("redis", 0), 2
+        )
+        log(
+            f"other load on the machine before start: "
+            f"{self.results['machine']['busy_before_start_cores']:.2f} of {os.cpu_count()} cores"
+        )
+        t = time.perf_counter()
+        self.db_name, self.db_url = create_database(self.server_url)
+        log(f"database {self.db_name} created; Redis database {BENCH_REDIS_DB} flushed")
+        self.redis = redis.Redis.from_url(self.redis_url)
+        self.redis.flushdb()
+        self.app = create_app({"ENVIRON": self.env()})
+        with self.app.app_context():
+            upgrade()
+        self.sizes = [1_000, 10_000, 100_000] if self.quick else [1_000, 10_000, 100_000, 1_000_000]
+        if self.args.sizes:
+            self.sizes = [int(s) for s in self.args.sizes.split(",")]
+        names = ["read", "seq", *(f"b{n}" for n in self.sizes)]
+        names += [f"c{i}" for i in range(1, C_NEEDS + 1)] + [f"d{i}" for i in range(1, D_NEEDS + 1)]
+        self.fund_id, self.needs = seed(self.app, dict.fromkeys(names, 0))
+        rebuild_counters(self.app, self.needs.values(), [self.fund_id])
+        log(
+            f"migrated and seeded (1 city→district→street→community, 1 foundation, 1 fund, "
+            f"{len(self.needs)} needs) in {time.perf_counter() - t:.1f} s"
+        )
+        self.pg = psycopg.connect(self.db_url, autocommit=True)
+
+    def start_server(self) -> None:
+        cores = os.cpu_count() or 2
+        workers = self.args.workers or 2 * cores
+        self.server = Server(
+            self.env(), workers, self.args.worker_class, self.args.threads, self.args.app
+        )
+        self.server.start()
+        self.results["server"] = self.server.description
+        log(f"{self.server.description} on port {self.server.port} (ready)")
+
+    def tear_down(self) -> None:
+        if self.server:
+            self.server.stop()
+        if getattr(self, "pg", None):
+            self.pg.close()
+        if self.app is not None:
+            from backend.extensions import db
+
+            with self.app.app_context():
+                db.engine.dispose()
+            self.app.extensions["redis"].close()
+        if self.db_name:
+            if self.args.keep:
+                log(f"kept database {self.db_name} ({self.db_url}) and Redis db {BENCH_REDIS_DB}")
+            else:
+                drop_database(self.server_url, self.db_name)
+                redis.Redis.from_url(self.redis_url).flushdb()
+                log(f"database {self.db_name} dropped; Redis database {BENCH_REDIS_DB} flushed")
+        shutil.rmtree(self.instance, ignore_errors=True)
+
+    def row(self, section: str, measure: str, value: str, target: str = "", ok: bool | None = None):
+        verdict = "" if ok is None else ("PASS" if ok else "FAIL")
+        self.rows.append((section, measure, value, target, verdict))
+
+    # -- (a) reads per second -------------------------------------------------------------
+    def generator(self) -> str:
+        wanted = self.args.generator
+        if wanted == "wrk" and not shutil.which("wrk"):
+            raise SystemExit("--generator wrk: wrk is not installed (apt-get install wrk)")
+        if wanted == "auto":
+            return "wrk" if shutil.which("wrk") else "python"
+        return wanted
+
+    def load_for(self, path: str, seconds: float, label: str) -> dict:
+        """Hammer GET `path` for `seconds`: throughput, latency, CPU split."""
+        assert self.server is not None
+        port, conns = self.server.port, self.args.read_connections
+        gen = self.generator()
+        before = cpu.snapshot(self.server.proc.pid)
+        if gen == "wrk":
+            out = subprocess.run(
+                ["wrk", "-t", str(self.args.gen_procs), "-c", str(conns), "-d", f"{seconds:g}s",
+                 "--latency", "--timeout", "30s", f"http://{HOST}:{port}{path}"],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            after = cpu.snapshot(self.server.proc.pid)
+            result = parse_wrk(out)
+        else:
+            rec, t0, t1 = loadgen.run_for(
+                HOST, port, loadgen.get_request(HOST, port, path), seconds, conns,
+                self.args.gen_procs, label=label,
+            )  # fmt: skip
+            after = cpu.snapshot(self.server.proc.pid)
+            inside = [
+                (e - s, ok)
+                for s, e, ok in zip(rec.starts, rec.ends, rec.oks, strict=True)
+                if t0 <= e <= t1
+            ]
+            good = [lat for lat, ok in inside if ok]
+            result = {
+                "requests": len(good),
+                "rps": len(good) / (t1 - t0),
+                "errors": len(inside) - len(good) + rec.errors,
+                **summary_ms(good),
+            }
+            if rec.first_error:
+                result["first_error"] = rec.first_error
+        result["seconds"] = seconds
+        result["cpu_cores"] = cpu.split(before, after)
+        if gen == "wrk":
+            log(f"  {label:<34} {result['rps']:8.0f}/s  ({cpu.describe(result['cpu_cores'])})")
+        else:
+            log(f"    {result['rps']:8.0f}/s  ({cpu.describe(result['cpu_cores'])})")
+        return result
+
+    def bench_a(self) -> None:
+        log("\n(a) progress reads per second vs /healthz, same app, server and generator")
+        need = self.needs["read"]
+        paths = {"healthz": "/healthz", "progress": f"/api/v1/needs/{need}/progress"}
+        for path in paths.values():
+            status, body = http_get(self.server.port, path)
+            if status != 200:
+                raise SystemExit(f"GET {path}: {status} {body[:200]!r}")
+        gen = self.generator()
+        rounds = self.args.rounds
+        seconds = (4 if self.quick else 10) / rounds
+        warm = 1 if self.quick else 3
+        for name, path in paths.items():
+            self.load_for(path, warm, f"warm-up {name}")
+        runs: dict[str, list[dict]] = {"healthz": [], "progress": []}
+        for r in range(rounds):
+            order = ["healthz", "progress"] if r % 2 == 0 else ["progress", "healthz"]
+            for name in order:
+                runs[name].append(
+                    self.load_for(paths[name], seconds, f"{name} round {r + 1}/{rounds}")
+                )
+        figures = {}
+        for name, parts in runs.items():
+            total = sum(p["requests"] for p in parts)
+            span = sum(p["seconds"] for p in parts)
+            figures[name] = {
+                "rps": round(total / span, 1) if gen == "python" else round(
+                    sum(p["rps"] * p["seconds"] for p in parts) / span, 1),
+                "p50_ms": round(sum(p["p50_ms"] for p in parts) / len(parts), 3),
+                "p99_ms": round(max(p["p99_ms"] for p in parts), 3),
+                "errors": sum(p["errors"] for p in parts),
+                "cpu_cores": {
+                    k: round(sum(p["cpu_cores"].get(k, 0) for p in parts) / len(parts), 2)
+                    for k in parts[0]["cpu_cores"]
+                },
+                "rounds": parts,
+            }  # fmt: skip
+        ratio = figures["progress"]["rps"] / figures["healthz"]["rps"]
+        self.results["a"] = {
+            "generator": gen,
+            "connections": self.args.read_connections,
+            "generator_processes": self.args.gen_procs,
+            "seconds_each": seconds * rounds,
+            "ratio": round(ratio, 3),
+            "target_ratio": 0.8,
+            **figures,
+        }
+        conf = f"{gen}, {self.args.read_connections} conns"
+        for name in ("healthz", "progress"):
+            f = figures[name]
+            self.row(
+                "a", f"GET {paths[name] if name == 'healthz' else '/api/v1/needs/<id>/progress'}"
+                f" ({conf})",
+                f"{f['rps']:,.0f}/s  p50 {f['p50_ms']:.2f} ms  p99 {f['p99_ms']:.2f} ms"
+                + (f"  errors {f['errors']}" if f["errors"] else ""),
+            )  # fmt: skip
+            self.row("a", f"  CPU (cores) during {name}", cpu.describe(f["cpu_cores"]))
+        self.row("a", "progress reads / healthz reads", f"{ratio:.2f}", ">= 0.80", ratio >= 0.8)
+
+    # -- (b) latency against the number of donations ------------------------------------
+    def bench_b(self) -> None:
+        log("\n(b) progress read latency against the number of paid donations")
+        t = time.perf_counter()
+        expected = {}
+        for size in self.sizes:
+            need = self.needs[f"b{size}"]
+            expected[size] = bulk_load_paid(self.db_url, need, self.fund_id, size)
+        load_seconds = time.perf_counter() - t
+        log("  VACUUM ANALYZE donations …")
+        t2 = time.perf_counter()
+        self.pg.execute("VACUUM (ANALYZE) donations")
+        vacuum_seconds = time.perf_counter() - t2
+        t3 = time.perf_counter()
+        rebuild_counters(self.app, [self.needs[f"b{n}"] for n in self.sizes], [self.fund_id])
+        rebuild_seconds = time.perf_counter() - t3
+        log(
+            f"  loaded {sum(self.sizes):,} paid donations in {load_seconds:.1f} s (COPY), vacuum "
+            f"analyze {vacuum_seconds:.1f} s, counters rebuilt from PostgreSQL in "
+            f"{rebuild_seconds:.1f} s; bulk rows have no journal entries (the counter and the "
+            "SQL SUM read donations only)"
+        )
+        port = self.server.port
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        for size in self.sizes:
+            status, body = http_get(port, f"/api/v1/needs/{self.needs[f'b{size}']}/progress", conn)
+            got = json.loads(body)
+            if (
+                status != 200
+                or got["donation_count"] != size
+                or got["raised_fen"] != expected[size]
+            ):
+                raise SystemExit(f"progress of the {size} need is wrong: {status} {got}")
+        rounds = 5
+        counter_n = (300 if self.quick else 2000) // rounds
+        sql_n = (30 if self.quick else 100) // rounds
+        sql_budget = 1.0 if self.quick else 3.0
+        counter_lat: dict[int, list[float]] = {n: [] for n in self.sizes}
+        sql_lat: dict[int, list[float]] = {n: [] for n in self.sizes}
+        for size in self.sizes:  # warm-up
+            path = f"/api/v1/needs/{self.needs[f'b{size}']}/progress"
+            for _ in range(50):
+                http_get(port, path, conn)
+            self.pg.execute(SUM_SQL, (self.needs[f"b{size}"],)).fetchone()
+        cpu_before = cpu.snapshot(self.server.proc.pid)
+        bar = Bar("sequential reads, interleaved", rounds * len(self.sizes) * 2)
+        for _ in range(rounds):
+            for size in self.sizes:
+                need = self.needs[f"b{size}"]
+                path = f"/api/v1/needs/{need}/progress"
+                for _ in range(counter_n):
+                    s = time.perf_counter()
+                    http_get(port, path, conn)
+                    counter_lat[size].append(time.perf_counter() - s)
+                bar.update()
+                deadline = time.perf_counter() + sql_budget
+                for i in range(sql_n):
+                    s = time.perf_counter()
+                    self.pg.execute(SUM_SQL, (need,)).fetchone()
+                    sql_lat[size].append(time.perf_counter() - s)
+                    if i >= 2 and time.perf_counter() > deadline:
+                        break
+                bar.update()
+        bar.close()
+        cores = cpu.split(cpu_before, cpu.snapshot(self.server.proc.pid))
+        conn.close()
+        table = []
+        for size in self.sizes:
+            table.append(
+                {"donations": size, "counter": summary_ms(counter_lat[size]),
+                 "sql_sum": summary_ms(sql_lat[size])}
+            )  # fmt: skip
+        small, big = table[0], table[-1]
+        ratio = big["counter"]["p50_ms"] / small["counter"]["p50_ms"]
+        ratio99 = big["counter"]["p99_ms"] / small["counter"]["p99_ms"]
+        sql_ratio = big["sql_sum"]["p50_ms"] / small["sql_sum"]["p50_ms"]
+        self.results["b"] = {
+            "sizes": table,
+            "counter_ratio_p50": round(ratio, 3),
+            "counter_ratio_p99": round(ratio99, 3),
+            "sql_ratio_p50": round(sql_ratio, 2),
+            "target_ratio": 1.2,
+            "load_seconds": round(load_seconds, 1),
+            "vacuum_analyze_seconds": round(vacuum_seconds, 1),
+            "rebuild_seconds": round(rebuild_seconds, 1),
+            "journal_rows_for_bulk": False,
+            "cpu_cores": cores,
+            "client": "one sequential HTTP client (http.client); SQL by psycopg, same machine",
+        }
+        self.row(
+            "b", f"bulk load: {sum(self.sizes):,} paid donations (COPY, no journal rows)",
+            f"{load_seconds:.0f} s + vacuum analyze {vacuum_seconds:.0f} s + rebuild "
+            f"{rebuild_seconds:.1f} s",
+        )  # fmt: skip
+        for entry in table:
+            c, q = entry["counter"], entry["sql_sum"]
+            self.row(
+                "b", f"{entry['donations']:>9,} donations: counter (HTTP) p50/p95/p99",
+                f"{c['p50_ms']:.2f} / {c['p95_ms']:.2f} / {c['p99_ms']:.2f} ms (n={c['samples']})",
+            )  # fmt: skip
+            self.row(
+                "b", f"{entry['donations']:>9,} donations: SQL SUM p50/p95/p99",
+                f"{q['p50_ms']:.2f} / {q['p95_ms']:.2f} / {q['p99_ms']:.2f} ms (n={q['samples']})",
+            )  # fmt: skip
+        label = f"{big['donations']:,}/{small['donations']:,}"
+        self.row("b", f"counter p50 ratio {label}", f"{ratio:.2f} (p99 {ratio99:.2f})", "<= 1.20",
+                 ratio <= 1.2)  # fmt: skip
+        self.row("b", f"SQL SUM p50 ratio {label}", f"{sql_ratio:.1f}", "(for comparison)")
+        draw_latency_chart(
+            [
+                {"donations": e["donations"], "counter_p50": e["counter"]["p50_ms"],
+                 "counter_p99": e["counter"]["p99_ms"], "sql_p50": e["sql_sum"]["p50_ms"],
+                 "sql_p99": e["sql_sum"]["p99_ms"]}
+                for e in table
+            ],
+            OUT / ("latency.png" if not (self.quick or self.args.only) else "latency-partial.png"),
+            f"{self.results.get('server', '')}, {os.cpu_count()} cores, "
+            f"{datetime.now(UTC):%Y-%m-%d}; one sequential client, interleaved rounds\n"
+            "counter: the whole HTTP request through gunicorn and the app (one Redis read)\n"
+            "SQL SUM: the query alone through psycopg (no HTTP): "
+            "sum(amount_fen - refunded_fen), count(*) … WHERE need_id = %s AND paid_at IS NOT NULL",
+        )  # fmt: skip
+        log(
+            "  chart: "
+            + str(
+                OUT
+                / ("latency.png" if not (self.quick or self.args.only) else "latency-partial.png")
+            )
+        )
+
+    # -- (c) notifications per second ---------------------------------------------------
+    def notify_requests(self, orders: list[tuple[str, int]], first_tag: int = 0):
+        port = self.server.port
+        return [
+            (
+                first_tag + i,
+                loadgen.post_request(
+                    HOST,
+                    port,
+                    NOTIFY_PATH,
+                    notification_xml(otn, amount, transaction_id_for(otn)),
+                    "text/xml",
+                ),
+            )
+            for i, (otn, amount) in enumerate(orders)
+        ]
+
+    def send(self, items, connections: int, seconds: float | None, label: str) -> dict:
+        before = cpu.snapshot(self.server.proc.pid)
+        rec, t0 = loadgen.run_items(
+            HOST, self.server.port, items, connections, self.args.gen_procs, seconds=seconds,
+            expect=SUCCESS, label=label,
+        )  # fmt: skip
+        after = cpu.snapshot(self.server.proc.pid)
+        lat = [e - s for s, e, ok in zip(rec.starts, rec.ends, rec.oks, strict=True) if ok]
+        span = (max(rec.ends) - t0) if len(rec) else float("nan")
+        result = {
+            "sent": len(rec),
+            "success": sum(rec.oks),
+            "failed": len(rec) - sum(rec.oks),
+            "connection_errors": rec.errors,
+            "unsent": rec.unsent,
+            "seconds": round(span, 2),
+            "rps": round(sum(rec.oks) / span, 1) if len(rec) else 0.0,
+            "connections": connections,
+            **summary_ms(lat),
+            "cpu_cores": cpu.split(before, after),
+        }
+        if rec.first_error:
+            result["first_error"] = rec.first_error
+        result["_ok_tags"] = [t for t, ok in zip(rec.tags, rec.oks, strict=True) if ok]
+        log(
+            f"    {result['rps']:8.1f}/s  p50 {result['p50_ms']:.1f} ms  p99 "
+            f"{result['p99_ms']:.1f} ms  failed {result['failed']}  "
+            f"({cpu.describe(result['cpu_cores'])})"
+        )
+        return result
+
+    def bench_c(self) -> None:
+        log("\n(c) payment notifications per second: first deliveries, then duplicates")
+        seconds = 5 if self.quick else 10
+        conns = self.args.notify_connections
+        targets = [(self.needs[f"c{i}"], self.fund_id) for i in range(1, C_NEEDS + 1)]
+        warm, main = (200, 4000) if self.quick else (400, 12000)
+        t = time.perf_counter()
+        orders = create_pending(self.db_url, "BC", targets, warm + main, 1)
+        items = self.notify_requests(orders)
+        log(f"  {warm + main:,} pending orders over {C_NEEDS} needs created and their "
+            f"notifications signed in {time.perf_counter() - t:.1f} s")  # fmt: skip
+        self.send(items[:warm], conns, None, "warm-up (first deliveries)")
+        first = self.send(items[warm:], conns, seconds, f"first deliveries, {seconds} s")
+        paid = {tag for tag in first.pop("_ok_tags")}
+        paid_items = [item for item in items[warm:] if item[0] in paid]
+        dup_items = []
+        while len(dup_items) < 30_000 and paid_items:
+            dup_items.extend(paid_items)
+        dups = self.send(dup_items, conns, seconds, f"duplicates, {seconds} s")
+        dups.pop("_ok_tags")
+        outcomes = dict(
+            self.pg.execute(
+                "SELECT outcome, count(*) FROM payment_notifications"
+                " WHERE out_trade_no LIKE 'BC%' GROUP BY outcome"
+            ).fetchall()
+        )
+        self.results["c"] = {
+            "needs": C_NEEDS,
+            "first_deliveries": first,
+            "duplicates": dups,
+            "outcomes": outcomes,
+            "target_rps": 500,
+        }
+        for name, f in (("first deliveries", first), ("duplicates", dups)):
+            self.row(
+                "c", f"notifications/s, {name} ({conns} senders, {C_NEEDS} needs)",
+                f"{f['rps']:,.0f}/s  p50 {f['p50_ms']:.1f} ms  p99 {f['p99_ms']:.1f} ms"
+                + (f"  failed {f['failed']}" if f["failed"] else ""),
+                ">= 500/s", f["rps"] >= 500,
+            )  # fmt: skip
+            self.row("c", f"  CPU (cores) during {name}", cpu.describe(f["cpu_cores"]))
+        self.bench_c_sequential()
+
+    def bench_c_sequential(self) -> None:
+        """One sender: a notification's own latency on a small need and on the biggest need."""
+        n = 100 if self.quick else 200
+        cases = [("seq", "a need with few donations")]
+        if "b" in self.only:
+            cases.append((f"b{self.sizes[-1]}", f"the need with {self.sizes[-1]:,} donations"))
+        self.results["c"]["sequential"] = {}
+        for key, label in cases:
+            need = self.needs[key]
+            orders = create_pending(self.db_url, f"BS{key[:5]}", [(need, self.fund_id)], n, 2)
+            items = self.notify_requests(orders)
+            f = self.send(items, 1, None, f"one sender, {label}")
+            f.pop("_ok_tags")
+            self.results["c"]["sequential"][key] = f
+            self.row(
+                "c", f"one sender, first deliveries to {label}",
+                f"{f['rps']:,.0f}/s  p50 {f['p50_ms']:.1f} ms  p99 {f['p99_ms']:.1f} ms",
+            )  # fmt: skip
+
+    # -- (d) exactness under concurrency -------------------------------------------------
+    def bench_d(self) -> None:
+        log("\n(d) 10,000 notifications, 30% duplicates, 64 concurrent senders: exact sums")
+        total = 2000 if self.quick else 10_000
+        firsts = total * 7 // 10
+        dups = total - firsts
+        rng = random.Random(3)
+        needs = [(self.needs[f"d{i}"], self.fund_id) for i in range(1, D_NEEDS + 1)]
+        # 9 of 10 orders go to a need, 1 of 10 to the fund's general pool
+        targets = [needs[i % len(needs)] for i in range(9)] + [(None, self.fund_id)]
+        orders = create_pending(self.db_url, "BD", targets, firsts, 3)
+        items = self.notify_requests(orders)
+        keyed = [(float(i), item) for i, item in enumerate(items)]
+        for index in rng.sample(range(firsts), dups):
+            # the same bytes again, soon after the first: often while it is still in flight
+            keyed.append((index + rng.randint(1, 128) + 0.5, (firsts + index, items[index][1])))
+        keyed.sort(key=lambda pair: pair[0])
+        stream = [item for _, item in keyed]
+        result = self.send(stream, 64, None, f"{total:,} notifications, 64 senders")
+        result.pop("_ok_tags")
+        checks = self.check_exact(len(orders))
+        self.results["d"] = {"notifications": total, "duplicates": dups, **result, **checks}
+        all_success = result["success"] == total and result["connection_errors"] == 0
+        self.row(
+            "d", f"{total:,} notifications ({dups:,} duplicates), 64 senders: answered SUCCESS",
+            f"{result['success']:,} of {total:,} ({result['rps']:,.0f}/s, p99 "
+            f"{result['p99_ms']:.0f} ms)",
+            "all", all_success,
+        )  # fmt: skip
+        self.row(
+            "d", "orders paid / notifications recorded applied, duplicate",
+            f"{checks['orders_paid']:,} / {checks['outcomes'].get('applied', 0):,}, "
+            f"{checks['outcomes'].get('duplicate', 0):,}",
+            f"{firsts:,} / {firsts:,}, {dups:,}",
+            checks["orders_paid"] == firsts
+            and checks["outcomes"].get("applied") == firsts
+            and checks["outcomes"].get("duplicate") == dups,
+        )  # fmt: skip
+        self.row(
+            "d", "outbox events left unapplied after the run (then tasks.apply_outbox())",
+            f"{checks['outbox_unapplied_before_repair']} (repair applied "
+            f"{checks['outbox_applied_by_repair']})",
+        )  # fmt: skip
+        self.row(
+            "d", "counters (every need and fund) equal PostgreSQL's sums",
+            f"{checks['counters_checked'] - len(checks['counter_mismatches'])} of "
+            f"{checks['counters_checked']} equal",
+            "all, exactly", not checks["counter_mismatches"],
+        )  # fmt: skip
+        self.row(
+            "d", "paid donations without exactly one journal entry",
+            str(checks["paid_without_one_entry"]), "0", checks["paid_without_one_entry"] == 0,
+        )  # fmt: skip
+        self.row(
+            "d", "unbalanced journal entries / entries ≠ donation amount",
+            f"{checks['unbalanced_entries']} / {checks['entries_not_matching_amount']}", "0 / 0",
+            checks["unbalanced_entries"] == 0 and checks["entries_not_matching_amount"] == 0,
+        )  # fmt: skip
+
+    def check_exact(self, firsts: int) -> dict:
+        from backend.jobs.tasks import apply_outbox
+
+        pg = self.pg
+        unapplied = pg.execute(
+            "SELECT count(*) FROM outbox_events WHERE applied_at IS NULL"
+        ).fetchone()[0]
+        repaired = 0
+        if unapplied:
+            with self.app.app_context():
+                while True:
+                    n = apply_outbox()
+                    repaired += n
+                    if not n:
+                        break
+        mismatches = []
+        checked = 0
+        sums = {}
+        for column, key in (("need_id", "n"), ("fund_id", "f")):
+            ids = [r[0] for r in pg.execute(
+                f"SELECT id FROM {'needs' if key == 'n' else 'funds'} ORDER BY id"  # noqa: S608
+            )]  # fmt: skip
+            rows = pg.execute(
+                f"SELECT {column}, coalesce(sum(amount_fen - refunded_fen), 0), count(*)"  # noqa: S608
+                f" FROM donations WHERE paid_at IS NOT NULL AND {column} IS NOT NULL"
+                f" GROUP BY {column}"
+            ).fetchall()
+            sums = {r[0]: (int(r[1]), int(r[2])) for r in rows}
+            for target in ids:
+                checked += 1
+                raw = self.redis.hmget(f"lsp:{{{key}:{target}}}", "raised_fen", "donation_count")
+                got = None if raw[0] is None else (int(raw[0]), int(raw[1]))
+                want = sums.get(target, (0, 0))
+                if got != want and not (got is None and want == (0, 0)):
+                    mismatches.append({"counter": f"lsp:{{{key}:{target}}}", "redis": got,
+                                       "postgresql": want})  # fmt: skip
+        paid = pg.execute(
+            "SELECT count(*) FROM donations WHERE out_trade_no LIKE 'BD%' AND status = 'paid'"
+        ).fetchone()[0]
+        outcomes = dict(
+            pg.execute(
+                "SELECT outcome, count(*) FROM payment_notifications"
+                " WHERE out_trade_no LIKE 'BD%' GROUP BY outcome"
+            ).fetchall()
+        )
+        without_one = pg.execute(
+            "SELECT count(*) FROM donations d WHERE d.paid_at IS NOT NULL"
+            " AND d.out_trade_no NOT LIKE 'BK%'"
+            " AND (SELECT count(*) FROM journal_entries e"
+            "      WHERE e.donation_id = d.id AND e.kind = 'donation') <> 1"
+        ).fetchone()[0]
+        unbalanced = pg.execute(
+            "SELECT count(*) FROM (SELECT e.id FROM journal_entries e"
+            " LEFT JOIN journal_lines l ON l.entry_id = e.id GROUP BY e.id"
+            " HAVING coalesce(sum(l.amount_fen), 0) <> 0 OR count(l.id) < 2) x"
+        ).fetchone()[0]
+        not_matching = pg.execute(
+            "SELECT count(*) FROM journal_entries e JOIN donations d ON d.id = e.donation_id"
+            " WHERE e.kind = 'donation' AND d.amount_fen <> (SELECT sum(amount_fen)"
+            " FROM journal_lines l WHERE l.entry_id = e.id AND l.amount_fen > 0)"
+        ).fetchone()[0]
+        entries = pg.execute("SELECT count(*) FROM journal_entries").fetchone()[0]
+        return {
+            "orders": firsts,
+            "orders_paid": paid,
+            "outcomes": outcomes,
+            "outbox_unapplied_before_repair": unapplied,
+            "outbox_applied_by_repair": repaired,
+            "counters_checked": checked,
+            "counter_mismatches": mismatches,
+            "journal_entries": entries,
+            "paid_without_one_entry": without_one,
+            "unbalanced_entries": unbalanced,
+            "entries_not_matching_amount": not_matching,
+        }
+
+    # -- report ---------------------------------------------------------------------------
+    def table(self) -> str:
+        head = ("", "measure", "value", "target", "result")
+        widths = [max(len(str(r[i])) for r in [head, *self.rows]) for i in range(5)]
+        lines = [
+            "| " + " | ".join(str(c).ljust(w) for c, w in zip(head, widths, strict=True)) + " |",
+            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+        ]
+        for r in self.rows:
+            lines.append(
+                "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+            )
+        return "\n".join(lines)
+
+    def report(self, elapsed: float) -> None:
+        self.results["elapsed_seconds"] = round(elapsed, 1)
+        verdicts = [r[4] for r in self.rows if r[4]]
+        self.results["verdicts"] = {r[1]: r[4] for r in self.rows if r[4]}
+        table = self.table()
+        header = (
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {self.results['commit']}, "
+            f"{os.cpu_count()} cores (other load before start "
+            f"{self.results['machine'].get('busy_before_start_cores', 0):.2f} cores), "
+            f"{self.results.get('server', '')}, "
+            f"{'quick' if self.quick else 'full'} run of {elapsed / 60:.1f} min "
+            f"(`{' '.join(['python', '-m', 'bench.run', *sys.argv[1:]])}`)"
+        )
+        log("\n" + header)
+        log(table)
+        log(f"{verdicts.count('PASS')} passed, {verdicts.count('FAIL')} failed")
+        # A partial run does not overwrite the full run's files.
+        name = "results"
+        if self.quick:
+            name += "-quick"
+        if self.args.only:
+            name += "-" + self.args.only.replace(",", "")
+        (OUT / f"{name}.json").write_text(json.dumps(self.results, indent=2, ensure_ascii=False))
+        (OUT / f"{name}.md").write_text(f"{header}\n\n{table}\n")
+        log(f"written: {OUT / f'{name}.json'}, {OUT / f'{name}.md'}")
+        if self.args.record and not self.quick and not self.args.only:
+            text = README.read_text()
+            start, end = "<!-- results:start -->", "<!-- results:end -->"
+            if start in text and end in text:
+                before, rest = text.split(start, 1)
+                after = rest.split(end, 1)[1]
+                README.write_text(f"{before}{start}\n{header}\n\n{table}\n{end}{after}")
+                log(f"recorded in {README}")
+
+    def run(self) -> int:
+        OUT.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        try:
+            self.set_up()
+            self.start_server()
+            for name in ("a", "b", "c", "d"):
+                if name in self.only:
+                    t = time.perf_counter()
+                    getattr(self, f"bench_{name}")()
+                    self.results.setdefault("phase_seconds", {})[name] = round(
+                        time.perf_counter() - t, 1
+                    )
+        finally:
+            self.tear_down()
+        self.report(time.perf_counter() - started)
+        return 1 if any(r[4] == "FAIL" for r in self.rows) else 0
+
+
+def parse_wrk(out: str) -> dict:
+    """Requests/sec and latency percentiles from `wrk --latency`."""
+
+    def ms(text: str) -> float:
+        value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+    found = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    found["requests"] = int(re.search(r"(\d+) requests in", out).group(1))
+    for q in ("50", "99"):
+        found[f"p{q}_ms"] = round(ms(re.search(rf"\s{q}%\s+(\S+)", out).group(1)), 3)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                              out)  # fmt: skip
+    found["errors"] = int(errors.group(1)) if errors else 0
+    if socket_errors:
+        found["socket_errors"] = socket_errors.group(0)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller run (under 2 minutes)")
+    parser.add_argument("--only", default="", help="comma-separated benchmarks: a,b,c,d")
+    parser.add_argument("--keep", action="store_true", help="keep the database and Redis db")
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (2 x cores)")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument(
+        "--app", default=DEFAULT_APP,
+        help="the WSGI app gunicorn serves (to try a variant, e.g. on PYTHONPATH)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--generator", choices=("auto", "python", "wrk"), default="auto",
+        help="load generator for (a): wrk if installed (apt-get install wrk), else Python",
+    )  # fmt: skip
+    parser.add_argument("--gen-procs", type=int, default=1, help="generator processes/threads")
+    parser.add_argument("--read-connections", type=int, default=16, help="(a) connections")
+    parser.add_argument("--notify-connections", type=int, default=16, help="(c) senders")
+    parser.add_argument("--rounds", type=int, default=2, help="(a) interleaved rounds")
+    parser.add_argument("--sizes", default="", help="(b) donation counts, e.g. 1000,1000000")
+    parser.add_argument(
+        "--no-record", dest="record", action="store_false",
+        help="do not write the table into bench/README.md (full runs do)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    return Bench(args).run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
