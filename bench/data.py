@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from backend.config import SANDBOX_APPID, SANDBOX_MCH_ID
-from tests.payments_support import md5_sign
+from backend.config import SANDBOX_MCH_ID
+from tests.payments_support import notification, to_xml
 from tests.support import with_database
 
 #: a goal no benchmark reaches, so every need stays in fundraising
@@ -212,26 +212,9 @@ def create_pending(url: str, prefix: str, targets: list[tuple[int | None, int]],
 def notification_xml(out_trade_no: str, total_fee: int, transaction_id: str) -> bytes:
     """A signed payment notification, as WeChat sends it."""
     time_end = (datetime.now(UTC) + BEIJING_OFFSET).strftime("%Y%m%d%H%M%S")
-    fields: dict[str, object] = {
-        "appid": SANDBOX_APPID,
-        "mch_id": SANDBOX_MCH_ID,
-        "nonce_str": secrets.token_hex(16),
-        "result_code": "SUCCESS",
-        "return_code": "SUCCESS",
-        "openid": "o" + "x" * 27,
-        "is_subscribe": "N",
-        "trade_type": "JSAPI",
-        "bank_type": "OTHERS",
-        "total_fee": total_fee,
-        "cash_fee": total_fee,
-        "fee_type": "CNY",
-        "transaction_id": transaction_id,
-        "out_trade_no": out_trade_no,
-        "time_end": time_end,
-    }
-    body = {**fields, "sign": md5_sign(fields)}
-    inner = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in body.items())
-    return f"<xml>{inner}</xml>".encode()
+    return to_xml(
+        notification(out_trade_no, total_fee, transaction_id=transaction_id, time_end=time_end)
+    )
 
 
 def transaction_id_for(out_trade_no: str) -> str:
