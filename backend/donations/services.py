@@ -306,8 +306,9 @@ def after_payment(outcome: PaymentOutcome) -> None:
     """After the commit: count the payment in Redis; fund the need if its goal is reached."""
     assert outcome.outbox_event_id is not None and outcome.fund_id is not None
     need_counter = apply_delta(
-        outcome.outbox_event_id, outcome.need_id, outcome.fund_id, outcome.amount_fen, 1
-    )
+        outcome.outbox_event_id, outcome.need_id, outcome.fund_id, outcome.amount_fen, 1,
+        mark=False,
+    )  # fmt: skip
     if outcome.need_id is None:
         return
     if need_counter is None or (

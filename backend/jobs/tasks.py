@@ -58,10 +58,15 @@ def job(func: Callable[..., T]) -> Callable[..., T]:
 
 @job
 def apply_outbox() -> int:
-    """Apply outbox events left behind by a crash or a Redis outage."""
-    applied = progress.apply_pending()
+    """Apply and mark outbox events: those requests counted already (the Lua scripts see
+    them as repeats) and those a crash or a Redis outage left behind. Batch by batch, each
+    committed, until none is left."""
+    applied = 0
+    while batch := progress.apply_pending(limit=1000):
+        db.session.commit()
+        applied += batch
     if applied:
-        log.info("applied %s outbox events left behind", applied)
+        log.info("marked %s outbox events applied", applied)
     return applied
 
 

@@ -145,13 +145,22 @@ def rebuild_fund(fund_id: int) -> None:
 
 
 def apply_delta(
-    event_id: int, need_id: int | None, fund_id: int, raised_fen: int, donation_count: int
+    event_id: int,
+    need_id: int | None,
+    fund_id: int,
+    raised_fen: int,
+    donation_count: int,
+    *,
+    mark: bool = True,
 ) -> CounterValue | None:
-    """Count a committed outbox event on its need's and fund's counters, then mark it applied.
+    """Count a committed outbox event on its need's and fund's counters (and mark it applied).
 
     Returns the need's counter after the change (None if it had to be rebuilt, or for a pool
     donation). Both scripts go in one round trip; a counter that is missing is rebuilt from
-    PostgreSQL instead, which includes this committed event and marks it counted.
+    PostgreSQL instead, which includes this committed event and marks it counted. With
+    `mark=False` the row is left for the worker to mark: the counters' sets already know
+    the event, so the worker's second application changes nothing, and the request saves a
+    transaction.
     """
     keys = ([need_key(need_id)] if need_id else []) + [fund_key(fund_id)]
     results = counter().apply_many(keys, event_id, raised_fen, donation_count)
@@ -167,6 +176,8 @@ def apply_delta(
             log.info("outbox event %s already counted on %s", event_id, key)
         if key.startswith("lsp:{n:"):
             need_value = CounterValue(raised, 0, None, goal)
+    if not mark:
+        return need_value
     db.session.execute(
         sa.update(OutboxEvent)
         .where(OutboxEvent.id == event_id, OutboxEvent.applied_at.is_(None))
@@ -176,16 +187,8 @@ def apply_delta(
     return need_value
 
 
-def apply_event(event: OutboxEvent) -> None:
-    """Apply one committed outbox event (a row the worker claimed) to its counters."""
-    payload = event.payload
-    apply_delta(event.id, payload.get("need_id"), payload["fund_id"], payload["raised_fen"],
-                payload["donation_count"])  # fmt: skip
-
-
 def apply_events(event_ids: Iterable[int]) -> int:
-    """Apply these committed events (if not applied yet); flushes; how many were applied."""
-    applied = 0
+    """Apply these committed events (if not marked yet) and mark them; flushes; how many."""
     events = db.session.scalars(
         sa.select(OutboxEvent)
         .where(OutboxEvent.id.in_(list(event_ids)), OutboxEvent.applied_at.is_(None))
@@ -193,10 +196,17 @@ def apply_events(event_ids: Iterable[int]) -> int:
         .with_for_update(skip_locked=True)
     ).all()
     for event in events:
-        apply_event(event)
-        applied += 1
-    db.session.flush()
-    return applied
+        payload = event.payload
+        apply_delta(event.id, payload.get("need_id"), payload["fund_id"],
+                    payload["raised_fen"], payload["donation_count"], mark=False)  # fmt: skip
+    if events:
+        db.session.execute(
+            sa.update(OutboxEvent)
+            .where(OutboxEvent.id.in_([e.id for e in events]))
+            .values(applied_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    return len(events)
 
 
 def apply_pending(limit: int = 500) -> int:
