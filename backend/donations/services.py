@@ -161,10 +161,12 @@ def payment_parameters(donation: Donation) -> dict[str, str]:
 
 def record_notification(kind: str, body: bytes, outcome: str, out_trade_no: str | None,
                         remote_addr: str | None) -> None:  # fmt: skip
-    """Keep a notification exactly as it came, with what became of it."""
-    db.session.add(
-        PaymentNotification(
+    """Keep a notification exactly as it came, with what became of it (one Core INSERT:
+    this runs for every notification, duplicates included)."""
+    db.session.connection().execute(
+        sa.insert(PaymentNotification.__table__).values(
             kind=kind,
+            received_at=utcnow(),
             out_trade_no=out_trade_no[:32] if out_trade_no else None,
             outcome=outcome[:64],
             remote_addr=remote_addr,
@@ -223,12 +225,13 @@ def apply_payment(notice: PaymentNotice) -> PaymentOutcome:
     endpoint, so it is written in Core: one statement to lock and read the order, one for
     the locks of the counters and the whole credit.
     """
-    row = db.session.execute(
-        sa.select(
-            Donation.id, Donation.amount_fen, Donation.status, Donation.paid_at,
-            Donation.transaction_id, Donation.need_id, Donation.fund_id,
-        )
-        .where(Donation.out_trade_no == notice.out_trade_no)
+    # Table columns on the session's connection: the ORM adds nothing here but cost.
+    t = Donation.__table__.c
+    connection = db.session.connection()
+    row = connection.execute(
+        sa.select(t.id, t.amount_fen, t.status, t.paid_at, t.transaction_id, t.need_id,
+                  t.fund_id)
+        .where(t.out_trade_no == notice.out_trade_no)
         .with_for_update()
     ).one_or_none()  # fmt: skip
     if row is None:
@@ -260,7 +263,7 @@ def apply_payment(notice: PaymentNotice) -> PaymentOutcome:
     account = need_account(row.need_id) if row.need_id else fund_pool_account(row.fund_id)
     payload = {"need_id": row.need_id, "fund_id": row.fund_id, "raised_fen": row.amount_fen,
                "donation_count": 1, "donation_id": row.id}  # fmt: skip
-    event_id = db.session.execute(
+    event_id = connection.execute(
         CREDIT_SQL,
         {
             "donation_id": row.id,
