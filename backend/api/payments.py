@@ -46,9 +46,10 @@ def payment_notification() -> Response:
         record_notification("payment", body[:MAX_NOTIFICATION_BYTES], f"rejected: {exc.reason}",
                             exc.out_trade_no, remote)  # fmt: skip
         return _xml(False, exc.reason)
-    outcome = apply_payment(notice)
+    outcome = apply_payment(notice, body, remote)
     label = "applied" if outcome.applied else outcome.reason
-    record_notification("payment", body, label, notice.out_trade_no, remote)
+    if not outcome.recorded:
+        record_notification("payment", body, label, notice.out_trade_no, remote)
     if outcome.applied:
         after_commit(partial(after_payment, outcome))
     if label in HANDLED:

@@ -186,6 +186,7 @@ class PaymentOutcome:
     fund_id: int | None = None
     amount_fen: int = 0
     outbox_event_id: int | None = None
+    recorded: bool = False
 
 
 #: the whole credit in one round trip: the order moves to paid, the balanced journal entry
@@ -208,6 +209,10 @@ WITH counters AS (
     INSERT INTO outbox_events (kind, payload, created_at)
     VALUES ('progress.delta', CAST(:payload AS jsonb), :now)
     RETURNING id
+), notification AS (
+    INSERT INTO payment_notifications (kind, received_at, out_trade_no, outcome, remote_addr, body)
+    SELECT 'payment', :now, :out_trade_no, 'applied', :remote_addr, :body
+    WHERE CAST(:body AS text) IS NOT NULL
 )
 UPDATE donations SET status = 'paid', transaction_id = :transaction_id, paid_at = :paid_at,
     updated_at = :now
@@ -216,12 +221,16 @@ RETURNING (SELECT id FROM event), (SELECT count(*) FROM counters)
 """)
 
 
-def apply_payment(notice: PaymentNotice) -> PaymentOutcome:
+def apply_payment(
+    notice: PaymentNotice, body: bytes | None = None, remote_addr: str | None = None
+) -> PaymentOutcome:
     """Move the order to paid, write the journal entry and the outbox event, once.
 
     The order row is locked, so copies of a notification arriving together on several
     workers or machines queue here; every copy after the first finds the order paid and
-    changes nothing. A mismatch credits nothing. This is the hot path of the notification
+    changes nothing. A mismatch credits nothing. With the notification's `body`, a credit
+    also records it (`recorded` in the outcome); otherwise the caller records it. This is
+    the hot path of the notification
     endpoint, so it is written in Core: one statement to lock and read the order, one for
     the locks of the counters and the whole credit.
     """
@@ -279,13 +288,18 @@ def apply_payment(notice: PaymentNotice) -> PaymentOutcome:
             "need_lock_id": row.need_id or 0,
             "fund_lock_class": FUND_LOCK_CLASS,
             "fund_id": row.fund_id,
+            "out_trade_no": notice.out_trade_no,
+            "remote_addr": remote_addr,
+            "body": body.decode("utf-8", errors="replace") if body is not None else None,
         },
     ).first()[0]
     loaded = db.session.identity_map.get(identity_key(Donation, row.id))
     if loaded is not None:
         db.session.expire(loaded)  # the ORM copy, if any, must not outlive the update
     log.info("donation %s paid: %s fen", notice.out_trade_no, row.amount_fen)
-    return PaymentOutcome(True, "applied", outbox_event_id=event_id, **facts)
+    return PaymentOutcome(
+        True, "applied", outbox_event_id=event_id, recorded=body is not None, **facts
+    )
 
 
 def fund_need_if_reached(need_id: int) -> bool:
