@@ -21,6 +21,7 @@ class Permission(enum.StrEnum):
     READ_BACK_OFFICE = "read_back_office"  # drafts, expenses, roles, the audit log
     MANAGE_NEEDS = "manage_needs"  # create, edit, submit, start, complete needs
     PUBLISH_NEEDS = "publish_needs"  # publish (the foundation raises the money)
+    CLOSE_NEEDS = "close_needs"  # close with a public reason
     DECIDE_EXPENSES = "decide_expenses"  # approve or reject
     SUBMIT_EXPENSES = "submit_expenses"
     DISBURSE = "disburse"
@@ -41,6 +42,7 @@ POLICY: dict[Permission, frozenset[Role]] = {
     ),
     Permission.MANAGE_NEEDS: frozenset({Role.SECRETARY}),
     Permission.PUBLISH_NEEDS: frozenset({Role.FOUNDATION_ADMIN}),
+    Permission.CLOSE_NEEDS: frozenset({Role.SECRETARY, Role.FOUNDATION_ADMIN}),
     Permission.DECIDE_EXPENSES: frozenset({Role.SECRETARY, Role.COMMITTEE}),
     Permission.SUBMIT_EXPENSES: frozenset({Role.SECRETARY}),
     Permission.DISBURSE: frozenset({Role.FOUNDATION_ADMIN}),

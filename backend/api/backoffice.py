@@ -22,26 +22,18 @@ from backend.api.backoffice_schemas import (
     NeedInputSchema,
 )
 from backend.api.base import PageArgsSchema, decode_id_cursor, encode_cursor
+from backend.api.lookups import fund_or_404
 from backend.api.schemas import BeijingDateTime, FundSchema, QuerySchema, RefSchema
 from backend.audit.services import events_page
 from backend.auth import BEARER, current_user, login_required
 from backend.errors import ApiError
 from backend.extensions import db
 from backend.funds.backoffice import appoint, dismiss, fund_grants, governance_of, update_fund
-from backend.funds.models import Fund
 from backend.funds.services import FundSummary, fund_summary
 from backend.needs.backoffice import create_need
 from backend.needs.models import Need, NeedStatus
 
 blp = Blueprint("backoffice", __name__, description="后台：基金的项目、设置、人员与审计")
-
-
-def fund_or_404(fund_id: int) -> Fund:
-    """The fund named in the path, or a 404."""
-    fund = db.session.get(Fund, fund_id)
-    if fund is None:
-        raise ApiError(404, "fund_not_found", "该基金不存在")
-    return fund
 
 
 class FundNeedsArgsSchema(QuerySchema):

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from backend.api.base import PageArgsSchema, decode_id_cursor, encode_cursor
+from backend.api.lookups import fund_or_404
 from backend.api.schemas import BeijingDateTime
 from backend.errors import ApiError
 from backend.extensions import db
-from backend.funds.models import Fund
 from backend.ledger.services import balance, fund_accounts, income_page, need_account
 from backend.needs.models import Need
 
@@ -78,8 +78,6 @@ def need_ledger(need_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
 @blp.response(200, LedgerSchema)
 def fund_ledger(fund_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
     """Every donation to the fund (its needs and its pool), its expenses, its balance."""
-    fund = db.session.get(Fund, fund_id)
-    if fund is None:
-        raise ApiError(404, "fund_not_found", "该基金不存在")
+    fund = fund_or_404(fund_id)
     return _ledger("fund-ledger", {"fund": fund.id}, fund_accounts(fund.id), limit, cursor,
                    fund_id=fund.id)  # fmt: skip

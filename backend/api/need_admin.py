@@ -7,7 +7,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from backend.accounts.models import User
-from backend.accounts.permissions import Permission, can, require
+from backend.accounts.permissions import Permission, require
 from backend.api.backoffice_schemas import (
     BackOfficeNeedDetailSchema,
     NeedPatchSchema,
@@ -102,15 +102,7 @@ def complete_need(need_id: int) -> Need:
 @blp.doc(security=BEARER)
 def close_need(data: dict[str, str], need_id: int) -> Need:
     """Close the need with a public reason (secretary or foundation admin)."""
-    actor = login_required()
-    need = db.session.get(Need, need_id, with_for_update=True)
-    if need is None:
-        raise ApiError(404, "need_not_found", "该项目不存在")
-    if not (
-        can(actor, Permission.MANAGE_NEEDS, need.fund)
-        or can(actor, Permission.PUBLISH_NEEDS, need.fund)
-    ):
-        raise ApiError(403, "forbidden", "没有权限执行此操作")
+    actor, need = need_for(Permission.CLOSE_NEEDS, need_id)
     return move_need(actor, need, NeedStatus.CLOSED, action="need.close", reason=data["reason"])
 
 
