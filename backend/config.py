@@ -50,6 +50,7 @@ class Settings:
     donation_max_fen: int = 5_000_000
     donations_per_minute: int = 10
     logins_per_minute: int = 30
+    progress_cache_ms: int = 1000
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -170,6 +171,9 @@ class Settings:
             if not raw.isdigit() or int(raw) < 1:
                 raise ConfigError(f"{name} must be a positive whole number")
             limits[name] = int(raw)
+        raw_cache = get("PROGRESS_CACHE_MS") or "1000"
+        if not raw_cache.isdigit() or int(raw_cache) > 60_000:
+            raise ConfigError("PROGRESS_CACHE_MS must be a whole number from 0 to 60000")
 
         if not production:
             warnings.insert(0, "APP_ENV=development: embedded services and the sandbox allowed")
@@ -194,6 +198,7 @@ class Settings:
             donation_max_fen=limits["DONATION_MAX_FEN"],
             donations_per_minute=limits["RATE_LIMIT_DONATIONS_PER_MINUTE"],
             logins_per_minute=limits["RATE_LIMIT_LOGINS_PER_MINUTE"],
+            progress_cache_ms=int(raw_cache),
             warnings=tuple(warnings),
         )
 

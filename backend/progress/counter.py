@@ -17,6 +17,7 @@ from datetime import datetime
 import redis
 
 from backend.common.time import utcnow
+from backend.progress.near_cache import NearCache
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,13 @@ def applied_key(key: str) -> str:
 
 
 class ProgressCounter:
-    """The Lua scripts, registered once per Redis client."""
+    """The Lua scripts, registered once per Redis client, and the process's tracked copies."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, cache_max_age: float = 0) -> None:
         self.client = client
+        self.near: NearCache[CounterValue] | None = None
+        if cache_max_age > 0:
+            self.near = NearCache(client, cache_max_age, FIELDS, self._value)
         self._apply = client.register_script(APPLY_LUA)
         self._rebuild = client.register_script(REBUILD_LUA)
         self._prune = client.register_script(PRUNE_LUA)
@@ -109,9 +113,14 @@ class ProgressCounter:
                 args=[event_id, raised_delta, count_delta, now],
                 client=pipe,
             )
-        return [
-            (int(status), int(raised), int(goal) or None) for status, raised, goal in pipe.execute()
-        ]
+        results = pipe.execute()
+        self._forget(keys)
+        return [(int(status), int(raised), int(goal) or None) for status, raised, goal in results]
+
+    def _forget(self, keys: Iterable[str]) -> None:
+        """This process wrote these counters: its own next read must not use a copy."""
+        if self.near is not None:
+            self.near.forget(keys)
 
     def rebuild(
         self,
@@ -126,6 +135,7 @@ class ProgressCounter:
             keys=[key, applied_key(key)],
             args=[raised_fen, donation_count, utcnow().isoformat(), goal_fen or 0, *counted_ids],
         )
+        self._forget([key])
 
     def prune(self, key: str, event_ids: Sequence[int]) -> int:
         """Forget events that can no longer arrive again (applied long ago)."""
@@ -133,11 +143,17 @@ class ProgressCounter:
             return 0
         return int(self._prune(keys=[applied_key(key)], args=list(event_ids)))
 
-    def read_many(self, keys: Iterable[str]) -> list[CounterValue | None]:
-        """Every counter asked for, in one round trip; None where a counter is missing."""
+    def read_many(self, keys: Iterable[str], *, cached: bool = False) -> list[CounterValue | None]:
+        """Every counter asked for, in one round trip; None where a counter is missing.
+
+        `cached` reads go through the process's tracked copies (public reads); checks and
+        repairs read Redis itself.
+        """
         keys = list(keys)
         if not keys:
             return []
+        if cached and self.near is not None:
+            return self.near.read_many(keys)
         if len(keys) == 1:  # one round trip either way; skip the pipeline's overhead
             return [self._value(self.client.hmget(keys[0], *FIELDS))]
         pipe = self.client.pipeline(transaction=False)

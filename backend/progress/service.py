@@ -52,7 +52,7 @@ class Progress:
 def published_progress(need_id: int) -> tuple[int, CounterValue] | None:
     """A published need's goal and counter from Redis alone (no SQL), if Redis has them."""
     try:
-        [value] = counter().read_many([need_key(need_id)])
+        [value] = counter().read_many([need_key(need_id)], cached=True)
     except redis.RedisError:
         return None
     if value is None or value.goal_fen is None:
@@ -65,7 +65,8 @@ def counter() -> ProgressCounter:
     found = current_app.extensions.get("progress_counter")
     if found is None:
         found = current_app.extensions["progress_counter"] = ProgressCounter(
-            current_app.extensions["redis"]
+            current_app.extensions["redis"],
+            cache_max_age=current_app.config["SETTINGS"].progress_cache_ms / 1000,
         )
     return found
 
@@ -225,7 +226,7 @@ def read_needs(need_ids: list[int]) -> dict[int, Progress]:
     if not need_ids:
         return {}
     try:
-        values = counter().read_many(need_key(i) for i in need_ids)
+        values = counter().read_many((need_key(i) for i in need_ids), cached=True)
     except redis.RedisError as exc:
         log.warning("progress: Redis unavailable (%s); reading PostgreSQL", exc.__class__.__name__)
         sums = need_sums(need_ids)
