@@ -365,3 +365,63 @@ def test_progress_reads_redis_alone_once_the_counter_knows_the_goal(client, app)
         draft = db.session.scalar(sa.select(Need.id).where(Need.status == NeedStatus.DRAFT))
     redis.hset(need_key(draft), mapping={"raised_fen": 0, "donation_count": 0})
     assert client.get(f"/api/v1/needs/{draft}/progress").status_code == 404
+
+
+def notice_for(app, out_trade_no: str, fee: int, **changes):
+    from backend.payments.wechat_pay import parse_notification
+
+    body = to_xml(notification(out_trade_no, fee, **changes))
+    return parse_notification(body, app.config["SETTINGS"])
+
+
+def test_a_copy_waiting_on_the_first_finds_the_order_paid(client, app, donor) -> None:
+    """The credit's UPDATE locks the order: a copy queues behind it, then credits nothing."""
+    import threading
+    import time
+
+    from backend.donations.services import apply_payment
+
+    order = donate(client, donor["token"], need_id=open_need(app).id, amount_fen=1234)
+    notice = notice_for(app, order["out_trade_no"], 1234)
+    second: dict = {}
+
+    def copy() -> None:
+        with app.app_context():
+            second["outcome"] = apply_payment(notice)
+            db.session.commit()
+
+    with app.app_context():
+        first = apply_payment(notice)  # the row stays locked until this commits
+        assert first.applied
+        waiting = threading.Thread(target=copy)
+        waiting.start()
+        watch = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        for _ in range(500):
+            blocked = watch.scalar(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE '%UPDATE donations SET status%'"))  # fmt: skip
+            if blocked:
+                break
+            time.sleep(0.01)
+        watch.close()
+        assert blocked == 1
+        db.session.commit()
+    waiting.join(10)
+    assert second["outcome"].applied is False
+    assert second["outcome"].reason == "duplicate"
+    assert counts(app, order["out_trade_no"])["entries"] == 1
+
+
+def test_a_second_transaction_for_a_paid_order_is_refused(client, app, donor, caplog) -> None:
+    need = open_need(app)
+    order = donate(client, donor["token"], need_id=need.id, amount_fen=4321)
+    paid = client.post("/api/v1/payments/wechat/notify",
+                       data=to_xml(notification(order["out_trade_no"], 4321)))  # fmt: skip
+    assert b"SUCCESS" in paid.data
+    before = progress(client, need.id)
+    other = to_xml(notification(order["out_trade_no"], 4321, transaction_id="4200" + "7" * 24))
+    answer = client.post("/api/v1/payments/wechat/notify", data=other)
+    assert "<return_code><![CDATA[FAIL]]>" in answer.get_data(as_text=True)
+    assert "ALERT second transaction" in caplog.text
+    assert progress(client, need.id)["raised_fen"] == before["raised_fen"]
+    assert counts(app, order["out_trade_no"]) == {"status": "paid", "entries": 1, "notices": 2}

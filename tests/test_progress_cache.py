@@ -165,3 +165,14 @@ def test_fields_come_back_in_the_order_asked(shared: redis.Redis) -> None:
     cache = NearCache(shared, 60, FIELDS, list)
     assert cache.read_many([KEY]) == [[b"12", b"3", None, b"100"]]
     cache.close()
+
+
+def test_an_event_is_counted_once_after_redis_forgot_the_scripts(shared: redis.Redis) -> None:
+    counter = ProgressCounter(shared)
+    counter.rebuild(KEY, 0, 0, [])
+    shared.script_flush()
+    assert counter.apply_many([KEY], 31337, 700, 1) == [(1, 700, None)]
+    shared.script_flush()
+    assert counter.apply_many([KEY], 31337, 700, 1) == [(0, 700, None)]  # a repeat
+    assert shared.hmget(KEY, "raised_fen", "donation_count") == [b"700", b"1"]
+    shared.delete(KEY + ":applied")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -26,7 +25,11 @@ from backend.donations.models import (
 from backend.errors import ApiError
 from backend.extensions import db
 from backend.funds.models import Fund
-from backend.ledger.services import fund_pool_account, need_account
+from backend.ledger.services import (
+    FUND_POOL_ACCOUNT_PREFIX,
+    NEED_ACCOUNT_PREFIX,
+    WECHAT_CLEARING_ACCOUNT,
+)
 from backend.needs.backoffice import move_need
 from backend.needs.models import Need, NeedStatus
 from backend.payments.wechat_pay import PaymentNotice, get_pay, wechat_time
@@ -189,35 +192,69 @@ class PaymentOutcome:
     recorded: bool = False
 
 
-#: the whole credit in one round trip: the order moves to paid, the balanced journal entry
-#: and the outbox event are written (the deferred trigger checks the balance at commit)
+#: statuses an order may be paid from (an order closed meanwhile still keeps its payment)
+PAYABLE = sorted(
+    str(s) for s, nexts in DONATION_TRANSITIONS.items() if DonationStatus.PAID in nexts
+)
+
+#: the whole credit in one round trip. The UPDATE locks the order's row and moves it to paid
+#: only if it is unpaid and the amount is the one ordered; only then do the other parts
+#: write: the balanced journal entry, the outbox event and the raw notification (the
+#: deferred trigger checks the balance at commit). A copy arriving meanwhile waits on the
+#: row lock, then finds the order paid and writes nothing. Without a credit, the second
+#: half answers the order as the statement found it, so the caller can say why.
 CREDIT_SQL = sa.text("""
-WITH counters AS (
+WITH paid AS (
+    UPDATE donations SET status = 'paid', transaction_id = :transaction_id,
+        paid_at = :paid_at, updated_at = :now
+    WHERE out_trade_no = :out_trade_no AND paid_at IS NULL AND amount_fen = :total_fee
+        AND CAST(status AS text) = ANY(CAST(:payable AS text[]))
+    RETURNING id, need_id, fund_id, amount_fen, closed_at
+), counters AS (
     -- held shared until commit: no counter rebuild can read between this credit and Redis
-    SELECT pg_advisory_xact_lock_shared(:need_lock_class, CAST(:need_lock_id AS integer)),
-           pg_advisory_xact_lock_shared(:fund_lock_class, CAST(:fund_id AS integer))
+    SELECT pg_advisory_xact_lock_shared(:need_lock_class, COALESCE(paid.need_id, 0)),
+           pg_advisory_xact_lock_shared(:fund_lock_class, paid.fund_id)
+    FROM paid
 ), entry AS (
     INSERT INTO journal_entries (kind, donation_id, memo, created_at)
-    VALUES ('donation', :donation_id, :memo, :now)
+    SELECT 'donation', paid.id, :memo, :now FROM paid
     RETURNING id
 ), lines AS (
     INSERT INTO journal_lines (entry_id, account, amount_fen)
     SELECT entry.id, line.account, line.amount_fen
-    FROM entry, (VALUES (CAST(:account AS varchar), CAST(:amount AS bigint)),
-                        ('clearing:wechat', -CAST(:amount AS bigint))) AS line(account, amount_fen)
+    FROM entry, paid, LATERAL (VALUES
+        (CASE WHEN paid.need_id IS NOT NULL THEN :need_prefix || paid.need_id
+              ELSE :fund_prefix || paid.fund_id END, paid.amount_fen),
+        (CAST(:clearing AS varchar), -paid.amount_fen)) AS line(account, amount_fen)
 ), event AS (
     INSERT INTO outbox_events (kind, payload, created_at)
-    VALUES ('progress.delta', CAST(:payload AS jsonb), :now)
+    SELECT 'progress.delta', jsonb_build_object('need_id', paid.need_id, 'fund_id',
+        paid.fund_id, 'raised_fen', paid.amount_fen, 'donation_count', 1, 'donation_id',
+        paid.id), :now
+    FROM paid
     RETURNING id
 ), notification AS (
     INSERT INTO payment_notifications (kind, received_at, out_trade_no, outcome, remote_addr, body)
     SELECT 'payment', :now, :out_trade_no, 'applied', :remote_addr, :body
-    WHERE CAST(:body AS text) IS NOT NULL
+    FROM paid WHERE CAST(:body AS text) IS NOT NULL
 )
-UPDATE donations SET status = 'paid', transaction_id = :transaction_id, paid_at = :paid_at,
-    updated_at = :now
-WHERE id = :donation_id
-RETURNING (SELECT id FROM event), (SELECT count(*) FROM counters)
+SELECT true AS credited, paid.id, paid.need_id, paid.fund_id, paid.amount_fen,
+    CAST('paid' AS text) AS status, NULL AS paid_at, NULL AS transaction_id,
+    paid.closed_at IS NOT NULL AS was_closed, (SELECT id FROM event) AS event_id,
+    (SELECT count(*) FROM counters) AS locks
+FROM paid
+UNION ALL
+SELECT false, d.id, d.need_id, d.fund_id, d.amount_fen, CAST(d.status AS text), d.paid_at,
+    d.transaction_id, false, NULL, 0
+FROM donations d
+WHERE d.out_trade_no = :out_trade_no AND NOT EXISTS (SELECT FROM paid)
+""")
+
+#: the order as it is now (a new snapshot), for a credit the statement above did not make
+ORDER_SQL = sa.text("""
+SELECT false AS credited, id, need_id, fund_id, amount_fen, CAST(status AS text) AS status,
+    paid_at, transaction_id
+FROM donations WHERE out_trade_no = :out_trade_no
 """)
 
 
@@ -226,23 +263,43 @@ def apply_payment(
 ) -> PaymentOutcome:
     """Move the order to paid, write the journal entry and the outbox event, once.
 
-    The order row is locked, so copies of a notification arriving together on several
-    workers or machines queue here; every copy after the first finds the order paid and
-    changes nothing. A mismatch credits nothing. With the notification's `body`, a credit
-    also records it (`recorded` in the outcome); otherwise the caller records it. This is
-    the hot path of the notification
-    endpoint, so it is written in Core: one statement to lock and read the order, one for
-    the locks of the counters and the whole credit.
+    One statement (`CREDIT_SQL`) credits the order if it is unpaid and the amount matches;
+    copies of a notification arriving together on several workers or machines queue on
+    the order's row lock, and every copy after the first finds the order paid and changes
+    nothing. A mismatch credits nothing and says why. With the notification's `body`, a
+    credit also records it (`recorded` in the outcome); otherwise the caller records it.
+    This is the hot path of the notification endpoint, so it is written in Core.
     """
-    # Table columns on the session's connection: the ORM adds nothing here but cost.
-    t = Donation.__table__.c
     connection = db.session.connection()
-    row = connection.execute(
-        sa.select(t.id, t.amount_fen, t.status, t.paid_at, t.transaction_id, t.need_id,
-                  t.fund_id)
-        .where(t.out_trade_no == notice.out_trade_no)
-        .with_for_update()
-    ).one_or_none()  # fmt: skip
+    now = utcnow()
+    row = None
+    if notice.paid:
+        row = connection.execute(
+            CREDIT_SQL,
+            {
+                "out_trade_no": notice.out_trade_no,
+                "total_fee": notice.total_fee,
+                "transaction_id": notice.transaction_id,
+                "paid_at": notice.time_end or now,
+                "now": now,
+                "payable": PAYABLE,
+                "memo": f"捐赠 {notice.out_trade_no}",
+                "need_prefix": NEED_ACCOUNT_PREFIX,
+                "fund_prefix": FUND_POOL_ACCOUNT_PREFIX,
+                "clearing": WECHAT_CLEARING_ACCOUNT,
+                "need_lock_class": NEED_LOCK_CLASS,
+                "fund_lock_class": FUND_LOCK_CLASS,
+                "remote_addr": remote_addr,
+                "body": body.decode("utf-8", errors="replace") if body is not None else None,
+            },
+        ).first()
+        if row is not None and row.credited:
+            return _credited(notice, row, recorded=body is not None)
+        if row is not None and row.paid_at is None and row.amount_fen == notice.total_fee:
+            # It looked payable when the statement began: a copy credited it meanwhile.
+            row = None
+    if row is None:
+        row = connection.execute(ORDER_SQL, {"out_trade_no": notice.out_trade_no}).first()
     if row is None:
         return PaymentOutcome(False, "unknown order")
     facts = {"donation_id": row.id, "need_id": row.need_id, "fund_id": row.fund_id,
@@ -263,43 +320,21 @@ def apply_payment(
             )  # fmt: skip
             return PaymentOutcome(False, "different transaction", **facts)
         return PaymentOutcome(False, "duplicate", **facts)
-    if DonationStatus.PAID not in DONATION_TRANSITIONS[row.status]:
-        return PaymentOutcome(False, f"order is {row.status}", **facts)
-    if row.status == DonationStatus.CLOSED:
-        log.warning("payment arrived for closed order %s: kept", notice.out_trade_no)
+    return PaymentOutcome(False, f"order is {row.status}", **facts)
 
-    now = utcnow()
-    account = need_account(row.need_id) if row.need_id else fund_pool_account(row.fund_id)
-    payload = {"need_id": row.need_id, "fund_id": row.fund_id, "raised_fen": row.amount_fen,
-               "donation_count": 1, "donation_id": row.id}  # fmt: skip
-    event_id = connection.execute(
-        CREDIT_SQL,
-        {
-            "donation_id": row.id,
-            "memo": f"捐赠 {notice.out_trade_no}",
-            "now": now,
-            "account": account,
-            "amount": row.amount_fen,
-            "payload": json.dumps(payload),
-            "transaction_id": notice.transaction_id,
-            "paid_at": notice.time_end or now,
-            "need_lock_class": NEED_LOCK_CLASS,
-            # a pool donation has no need counter: lock a key no need uses
-            "need_lock_id": row.need_id or 0,
-            "fund_lock_class": FUND_LOCK_CLASS,
-            "fund_id": row.fund_id,
-            "out_trade_no": notice.out_trade_no,
-            "remote_addr": remote_addr,
-            "body": body.decode("utf-8", errors="replace") if body is not None else None,
-        },
-    ).first()[0]
+
+def _credited(notice: PaymentNotice, row: sa.Row, recorded: bool) -> PaymentOutcome:
+    """The outcome of a credit `CREDIT_SQL` made."""
     loaded = db.session.identity_map.get(identity_key(Donation, row.id))
     if loaded is not None:
         db.session.expire(loaded)  # the ORM copy, if any, must not outlive the update
+    if row.was_closed:
+        log.warning("payment arrived for closed order %s: kept", notice.out_trade_no)
     log.info("donation %s paid: %s fen", notice.out_trade_no, row.amount_fen)
     return PaymentOutcome(
-        True, "applied", outbox_event_id=event_id, recorded=body is not None, **facts
-    )
+        True, "applied", donation_id=row.id, need_id=row.need_id, fund_id=row.fund_id,
+        amount_fen=row.amount_fen, outbox_event_id=row.event_id, recorded=recorded,
+    )  # fmt: skip
 
 
 def fund_need_if_reached(need_id: int) -> bool:

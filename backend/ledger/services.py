@@ -11,15 +11,20 @@ from backend.extensions import db
 from backend.ledger.models import JournalLine
 from backend.needs.models import Need
 
+#: journal accounts: a need's earmarked money, a fund's general pool, WeChat Pay's clearing
+NEED_ACCOUNT_PREFIX = "need:"
+FUND_POOL_ACCOUNT_PREFIX = "fund:"
+WECHAT_CLEARING_ACCOUNT = "clearing:wechat"
+
 
 def need_account(need_id: int) -> str:
     """The journal account money given to a need is earmarked in."""
-    return f"need:{need_id}"
+    return f"{NEED_ACCOUNT_PREFIX}{need_id}"
 
 
 def fund_pool_account(fund_id: int) -> str:
     """The journal account of a fund's general pool."""
-    return f"fund:{fund_id}"
+    return f"{FUND_POOL_ACCOUNT_PREFIX}{fund_id}"
 
 
 def balance(accounts: Sequence[str]) -> int:
