@@ -16,6 +16,7 @@ WIDTH, HEIGHT = 1100, 740
 LEFT, RIGHT, TOP, BOTTOM = 110, 110, 125, 90
 COUNTER = (31, 119, 180)
 SQL = (214, 39, 40)
+REDIS = (44, 160, 44)
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -55,10 +56,19 @@ def _ms(value: float) -> str:
 
 
 def draw_latency_chart(rows: list[dict], path: Path, subtitle: str) -> None:
-    """rows: {"donations", "counter_p50", "counter_p99", "sql_p50", "sql_p99"} (ms)."""
+    """rows: {"donations", "counter_p50", "counter_p99", "sql_p50", "sql_p99"[, "redis_p50"]}
+    (ms)."""
     rows = sorted(rows, key=lambda r: r["donations"])
+    series = [
+        ("counter_p50", "GET /api/v1/needs/<id>/progress (HTTP, the app), p50", COUNTER, False),
+        ("counter_p99", "GET /api/v1/needs/<id>/progress (HTTP, the app), p99", COUNTER, True),
+        ("redis_p50", "the counter in Redis alone (HMGET), p50", REDIS, False),
+        ("sql_p50", "SQL SUM over the need's paid donations, p50", SQL, False),
+        ("sql_p99", "SQL SUM over the need's paid donations, p99", SQL, True),
+    ]
+    series = [entry for entry in series if all(entry[0] in r for r in rows)]
     xs = [r["donations"] for r in rows]
-    ys = [r[k] for r in rows for k in ("counter_p50", "counter_p99", "sql_p50", "sql_p99")]
+    ys = [r[key] for r in rows for key, *_ in series]
     x_ticks = _decades(min(xs), max(xs))
     y_ticks = _decades(min(ys) * 0.8, max(ys) * 1.25)
     lx0, lx1 = math.log10(x_ticks[0]), math.log10(x_ticks[-1])
@@ -106,12 +116,6 @@ def draw_latency_chart(rows: list[dict], path: Path, subtitle: str) -> None:
     ylabel = ylabel.rotate(90, expand=True)
     image.paste(ylabel, (18, TOP + plot_h // 2 - 180), ylabel)
 
-    series = [
-        ("counter_p50", "Redis counter: GET /api/v1/needs/<id>/progress, p50", COUNTER, False),
-        ("counter_p99", "Redis counter: GET /api/v1/needs/<id>/progress, p99", COUNTER, True),
-        ("sql_p50", "SQL SUM over the need's paid donations, p50", SQL, False),
-        ("sql_p99", "SQL SUM over the need's paid donations, p99", SQL, True),
-    ]
     for key, _, colour, dashed in series:
         points = [(px(r["donations"]), py(r[key])) for r in rows]
         if dashed:
@@ -134,7 +138,9 @@ def draw_latency_chart(rows: list[dict], path: Path, subtitle: str) -> None:
     # legend, inside the plot's top left corner
     lx, ly = LEFT + 14, TOP + 12
     box_w = 60 + max(draw.textlength(label, font=tiny) for _, label, _, _ in series)
-    draw.rectangle([lx - 8, ly - 8, lx + box_w, ly + 4 * 24], fill="white", outline=(180, 180, 180))
+    draw.rectangle(
+        [lx - 8, ly - 8, lx + box_w, ly + len(series) * 24], fill="white", outline=(180, 180, 180)
+    )
     for i, (_, label, colour, dashed) in enumerate(series):
         y = ly + i * 24
         if dashed:
