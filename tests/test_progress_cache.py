@@ -176,3 +176,23 @@ def test_an_event_is_counted_once_after_redis_forgot_the_scripts(shared: redis.R
     assert counter.apply_many([KEY], 31337, 700, 1) == [(0, 700, None)]  # a repeat
     assert shared.hmget(KEY, "raised_fen", "donation_count") == [b"700", b"1"]
     shared.delete(KEY + ":applied")
+
+
+def test_a_forked_child_opens_its_own_connections(
+    shared: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import backend.progress.near_cache as near_cache
+
+    shared.hset(KEY, "raised_fen", 1)
+    cache = cache_on(shared)
+    assert cache.read_many([KEY]) == [1]
+    parents = cache._reader
+    real_pid = near_cache.os.getpid()
+    monkeypatch.setattr(near_cache.os, "getpid", lambda: real_pid + 1)  # as after a fork
+    assert cache.read_many([KEY]) == [1]
+    assert (cache.hits, cache.misses) == (0, 2)  # the parent's copies are not the child's
+    assert cache._reader is not parents
+    assert parents is not None and parents._sock is not None  # left open for the parent
+    monkeypatch.undo()
+    parents.disconnect()
+    cache.close()
