@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_smorest import Blueprint
 from sqlalchemy.orm import joinedload, selectinload
 
-from backend.accounts.models import Role, RoleGrant
+from backend.accounts.models import Role, RoleGrant, User
 from backend.accounts.permissions import Permission, require
 from backend.api.backoffice_schemas import (
     NEED_STATUS_VALUES,
@@ -25,15 +25,24 @@ from backend.api.base import PageArgsSchema, decode_id_cursor, encode_cursor
 from backend.api.lookups import fund_or_404
 from backend.api.schemas import BeijingDateTime, FundSchema, QuerySchema, RefSchema
 from backend.audit.services import events_page
-from backend.auth import BEARER, current_user, login_required
+from backend.auth import BEARER, login_required
 from backend.errors import ApiError
 from backend.extensions import db
 from backend.funds.backoffice import appoint, dismiss, fund_grants, governance_of, update_fund
+from backend.funds.models import Fund
 from backend.funds.services import FundSummary, fund_summary
 from backend.needs.backoffice import create_need
 from backend.needs.models import Need, NeedStatus
 
 blp = Blueprint("backoffice", __name__, description="后台：基金的项目、设置、人员与审计")
+
+
+def fund_for(permission: Permission, fund_id: int) -> tuple[User, Fund]:
+    """The caller and the fund, when the caller holds `permission` over it (404, 401, 403)."""
+    fund = fund_or_404(fund_id)
+    actor = login_required()
+    require(actor, permission, fund)
+    return actor, fund
 
 
 class FundNeedsArgsSchema(QuerySchema):
@@ -70,8 +79,7 @@ class BackOfficeNeedListSchema(ma.Schema):
 @blp.doc(security=BEARER)
 def list_fund_needs(fund_id: int, status: str | None = None) -> dict[str, list[Need]]:
     """Every need of the fund, drafts included, newest first (fund roles only)."""
-    fund = fund_or_404(fund_id)
-    require(current_user(), Permission.READ_BACK_OFFICE, fund)
+    _, fund = fund_for(Permission.READ_BACK_OFFICE, fund_id)
     stmt = (
         sa.select(Need)
         .where(Need.fund_id == fund.id)
@@ -89,9 +97,7 @@ def list_fund_needs(fund_id: int, status: str | None = None) -> dict[str, list[N
 @blp.doc(security=BEARER)
 def create_fund_need(data: dict[str, Any], fund_id: int) -> Need:
     """Create a draft need (secretary of the fund); budget lines must add up to the goal."""
-    fund = fund_or_404(fund_id)
-    actor = login_required()
-    require(actor, Permission.MANAGE_NEEDS, fund)
+    actor, fund = fund_for(Permission.MANAGE_NEEDS, fund_id)
     return create_need(actor, fund, data)
 
 
@@ -100,8 +106,7 @@ def create_fund_need(data: dict[str, Any], fund_id: int) -> Need:
 @blp.doc(security=BEARER)
 def get_fund_need(fund_id: int, need_id: int) -> Need:
     """One need of the fund in any status, as the fund's team sees it."""
-    fund = fund_or_404(fund_id)
-    require(current_user(), Permission.READ_BACK_OFFICE, fund)
+    _, fund = fund_for(Permission.READ_BACK_OFFICE, fund_id)
     need = db.session.scalar(
         sa.select(Need)
         .where(Need.id == need_id, Need.fund_id == fund.id)
@@ -118,9 +123,7 @@ def get_fund_need(fund_id: int, need_id: int) -> Need:
 @blp.doc(security=BEARER)
 def patch_fund(data: dict[str, Any], fund_id: int) -> FundSummary | None:
     """Change fund settings: committee threshold, public fundraising (foundation admin)."""
-    fund = fund_or_404(fund_id)
-    actor = login_required()
-    require(actor, Permission.MANAGE_FUND, fund)
+    actor, fund = fund_for(Permission.MANAGE_FUND, fund_id)
     update_fund(actor, fund, data)
     return fund_summary(fund.id)
 
@@ -130,8 +133,7 @@ def patch_fund(data: dict[str, Any], fund_id: int) -> FundSummary | None:
 @blp.doc(security=BEARER)
 def list_fund_roles(fund_id: int) -> dict[str, Any]:
     """The fund's secretaries, committee and supervisors, and whether the rules are met."""
-    fund = fund_or_404(fund_id)
-    require(current_user(), Permission.READ_BACK_OFFICE, fund)
+    _, fund = fund_for(Permission.READ_BACK_OFFICE, fund_id)
     return {"items": fund_grants(fund.id), "governance": governance_of(fund.id)}
 
 
@@ -141,9 +143,7 @@ def list_fund_roles(fund_id: int) -> dict[str, Any]:
 @blp.doc(security=BEARER)
 def create_fund_role(data: dict[str, Any], fund_id: int) -> RoleGrant:
     """Appoint a secretary, committee member or supervisor (foundation admin)."""
-    fund = fund_or_404(fund_id)
-    actor = login_required()
-    require(actor, Permission.MANAGE_FUND, fund)
+    actor, fund = fund_for(Permission.MANAGE_FUND, fund_id)
     return appoint(actor, fund, data["user_id"], Role(data["role"]))
 
 
@@ -152,9 +152,7 @@ def create_fund_role(data: dict[str, Any], fund_id: int) -> RoleGrant:
 @blp.doc(security=BEARER)
 def delete_fund_role(fund_id: int, grant_id: int) -> None:
     """Take a fund role away (foundation admin)."""
-    fund = fund_or_404(fund_id)
-    actor = login_required()
-    require(actor, Permission.MANAGE_FUND, fund)
+    actor, fund = fund_for(Permission.MANAGE_FUND, fund_id)
     dismiss(actor, fund, grant_id)
 
 
@@ -164,8 +162,7 @@ def delete_fund_role(fund_id: int, grant_id: int) -> None:
 @blp.doc(security=BEARER)
 def list_fund_audit(fund_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
     """Who did what to the fund's needs, settings and people, newest first (read-only)."""
-    fund = fund_or_404(fund_id)
-    require(current_user(), Permission.READ_BACK_OFFICE, fund)
+    _, fund = fund_for(Permission.READ_BACK_OFFICE, fund_id)
     before = decode_id_cursor("audit", cursor, {"fund_id": fund.id})
     events, more = events_page(fund.id, limit, before)
     next_cursor = encode_cursor("audit", [events[-1].id], {"fund_id": fund.id}) if more else None
