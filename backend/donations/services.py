@@ -252,8 +252,8 @@ WHERE d.out_trade_no = :out_trade_no AND NOT EXISTS (SELECT FROM paid)
 
 #: the order as it is now (a new snapshot), for a credit the statement above did not make
 ORDER_SQL = sa.text("""
-SELECT false AS credited, id, need_id, fund_id, amount_fen, CAST(status AS text) AS status,
-    paid_at, transaction_id
+SELECT id, need_id, fund_id, amount_fen, CAST(status AS text) AS status, paid_at,
+    transaction_id
 FROM donations WHERE out_trade_no = :out_trade_no
 """)
 

@@ -105,28 +105,27 @@ class ProgressCounter:
 
         For each: (APPLIED, DUPLICATE or MISSING; raised_fen after; the goal, if kept).
         """
-        now = utcnow().isoformat()
+        args = (event_id, raised_delta, count_delta, utcnow().isoformat())
         # EVALSHA straight away: a pipeline of registered scripts would first ask Redis
         # whether they exist, a round trip per call. Redis forgets scripts only when it
         # restarts or is told to; then they are loaded and the pipeline sent again, which
         # changes nothing twice (the script counts an event once).
-        for attempt in (1, 2):
-            pipe = self.client.pipeline(transaction=False)
-            for key in keys:
-                pipe.evalsha(
-                    self._apply.sha, 2, key, applied_key(key), event_id, raised_delta,
-                    count_delta, now,
-                )  # fmt: skip
-            results = pipe.execute(raise_on_error=False)
-            if not any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
-                break
-            if attempt == 1:
-                self.client.script_load(APPLY_LUA)
+        results = self._apply_pipeline(keys, args)
+        if any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
+            self.client.script_load(APPLY_LUA)
+            results = self._apply_pipeline(keys, args)
         self._forget(keys)
         for result in results:
             if isinstance(result, Exception):
                 raise result
         return [(int(status), int(raised), int(goal) or None) for status, raised, goal in results]
+
+    def _apply_pipeline(self, keys: Sequence[str], args: tuple) -> list:
+        """EVALSHA of the apply script on each counter, in one round trip (errors returned)."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.evalsha(self._apply.sha, 2, key, applied_key(key), *args)
+        return pipe.execute(raise_on_error=False)
 
     def _forget(self, keys: Iterable[str]) -> None:
         """This process wrote these counters: its own next read must not use a copy."""

@@ -105,11 +105,12 @@ class NearCache(Generic[T]):
                             self._copies[key] = (now, value)
                 return [answers[key] for key in keys]
             except TrackingRefused:
-                pass
-            except (redis.RedisError, OSError) as exc:
+                pass  # off from now on: read directly, below
+            except redis.RedisError:
                 self._drop_connections()
-                if isinstance(exc, redis.RedisError):
-                    raise
+                raise
+            except OSError as exc:
+                self._drop_connections()
                 raise redis.ConnectionError(str(exc)) from exc
         return self._direct(keys)
 
@@ -124,11 +125,6 @@ class NearCache(Generic[T]):
         with self._lock:
             for key in keys:
                 self._copies.pop(key, None)
-
-    def clear(self) -> None:
-        """Drop every copy."""
-        with self._lock:
-            self._copies.clear()
 
     def close(self) -> None:
         """Close both connections (the next read opens them again)."""
