@@ -41,12 +41,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: Path) -> Flask:
     """Wire a Flask app for already validated settings."""
     from backend import embedded, models  # noqa: F401 - every model registered on the metadata
-    from backend.api.base import LinshanApi
+    from backend.api.base import BigIdConverter, IdConverter, LinshanApi, id_param_schema
     from backend.db_pool import ping_idle_connections
+    from backend.donations.totals import DonationTotals
     from backend.errors import register_error_handlers
     from backend.extensions import db, migrate
     from backend.logging_setup import configure_logging, init_request_logging
     from backend.payments.wechat_pay import init_payments
+    from backend.progress import service as progress
     from backend.redis_client import init_redis
     from backend.uploads.storage import init_uploads
     from backend.wechat.client import init_wechat
@@ -89,7 +91,12 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     init_uploads(app)
     init_request_logging(app)
     register_error_handlers(app)
+    app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["bigid"] = BigIdConverter
     api = LinshanApi(app)
+    api.register_converter(IdConverter, id_param_schema)
+    api.register_converter(BigIdConverter, id_param_schema)
+    progress.use_source(app, DonationTotals())
     from backend.api import register_blueprints
     from backend.api.uploads import media
     from backend.boundary import init_transaction_boundary

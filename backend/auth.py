@@ -6,7 +6,7 @@ from flask import g, request
 
 from backend.accounts.models import User
 from backend.accounts.tokens import TokenError, read_token
-from backend.errors import ApiError
+from backend.common.errors import DomainError, Kind
 from backend.extensions import db
 
 #: OpenAPI security requirement for views that need a login
@@ -23,16 +23,20 @@ def current_user() -> User | None:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "invalid_token", "登录状态无效，请重新登录")
+            raise DomainError(Kind.UNAUTHORIZED, "invalid_token", "登录状态无效，请重新登录")
         try:
             user_id = read_token(token.strip())
         except TokenError as exc:
             if exc.expired:
-                raise ApiError(401, "token_expired", "登录已过期，请重新登录") from None
-            raise ApiError(401, "invalid_token", "登录状态无效，请重新登录") from None
+                raise DomainError(
+                    Kind.UNAUTHORIZED, "token_expired", "登录已过期，请重新登录"
+                ) from None
+            raise DomainError(
+                Kind.UNAUTHORIZED, "invalid_token", "登录状态无效，请重新登录"
+            ) from None
         user = db.session.get(User, user_id)
         if user is None or user.deleted_at is not None:
-            raise ApiError(401, "invalid_token", "登录状态无效，请重新登录")
+            raise DomainError(Kind.UNAUTHORIZED, "invalid_token", "登录状态无效，请重新登录")
     g.current_user = user
     return user
 
@@ -41,5 +45,5 @@ def login_required() -> User:
     """The logged-in user, or a 401."""
     user = current_user()
     if user is None:
-        raise ApiError(401, "unauthorized", "请先登录")
+        raise DomainError(Kind.UNAUTHORIZED, "unauthorized", "请先登录")
     return user

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 
+from backend.common.origin import Origin, reset_origin, set_origin
 from backend.extensions import db
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,11 @@ def run_after_commit() -> None:
 def init_transaction_boundary(app: Flask) -> None:
     """Commit after a successful response; roll back after an error or an exception."""
 
+    @app.before_request
+    def _note_origin() -> None:
+        # The audit log's address and request id, without the domain reading the request.
+        g.origin_token = set_origin(Origin(request.remote_addr, g.get("request_id")))
+
     @app.after_request
     def _commit_or_roll_back(response: Response) -> Response:
         if response.status_code < 400 or g.get("commit_despite_status"):
@@ -49,3 +55,6 @@ def init_transaction_boundary(app: Flask) -> None:
     def _roll_back_on_exception(exc: BaseException | None) -> None:
         if exc is not None:
             db.session.rollback()
+        token = g.pop("origin_token", None)
+        if token is not None:
+            reset_origin(token)

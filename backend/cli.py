@@ -12,7 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 from backend import embedded
 from backend.accounts.models import ROLE_SCOPE, Role, RoleGrant, ScopeType, User
 from backend.accounts.services import find_user, grant_role, revoke_grant
-from backend.errors import ApiError
+from backend.common.errors import DomainError
 from backend.extensions import db
 from backend.funds.backoffice import appoint, dismiss
 from backend.funds.models import Fund
@@ -111,8 +111,8 @@ def roles_grant(user_ref: str, role: str, fund: int | None, foundation: int | No
             grant = appoint(None, fund_, user.id, role_)  # recorded in the fund's audit log
         else:
             grant = grant_role(user, role_, scope_id)
-    except ApiError as exc:
-        raise click.ClickException(exc.error) from None
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.message} ({exc.error})") from None
     db.session.commit()
     click.echo(
         f"grant {grant.id}: user {user.id} is {role} on {grant.scope_type} {grant.scope_id or ''}"

@@ -21,6 +21,16 @@ SANDBOX_MCH_ID = "1900000109"
 SANDBOX_PAY_KEY = "sandboxpaykey0000000000000000000"
 SANDBOX_MESSAGE_TOKEN = "sandbox-message-token"  # noqa: S105 - public sandbox value
 
+#: variable -> the sandbox's public value: published in this repository, so production
+#: refuses each of them even when it is given explicitly
+SANDBOX_VALUES: dict[str, str] = {
+    "WECHAT_APPID": SANDBOX_APPID,
+    "WECHAT_SECRET": SANDBOX_SECRET,
+    "WECHAT_MCH_ID": SANDBOX_MCH_ID,
+    "WECHAT_PAY_KEY": SANDBOX_PAY_KEY,
+    "WECHAT_MESSAGE_TOKEN": SANDBOX_MESSAGE_TOKEN,
+}
+
 
 class ConfigError(ValueError):
     """A configuration value is missing or invalid; the message is one line for the operator."""
@@ -152,6 +162,8 @@ class Settings:
             )
         if message_token is not None and not 3 <= len(message_token) <= 32:
             raise ConfigError("WECHAT_MESSAGE_TOKEN must be 3 to 32 characters, as WeChat requires")
+        if production:
+            refuse_sandbox_values({**given, "WECHAT_MESSAGE_TOKEN": message_token})
 
         raw_proxies = get("TRUSTED_PROXY_COUNT") or "0"
         if not raw_proxies.isdigit() or int(raw_proxies) > 10:
@@ -201,6 +213,16 @@ class Settings:
             progress_cache_ms=int(raw_cache),
             warnings=tuple(warnings),
         )
+
+
+def refuse_sandbox_values(values: Mapping[str, str | None]) -> None:
+    """Refuse, naming the variable, any credential that is the sandbox's public value."""
+    for name, public in SANDBOX_VALUES.items():
+        if values.get(name) == public:
+            raise ConfigError(
+                f"{name} is the WeChat sandbox's public value: give your own when "
+                "APP_ENV=production"
+            )
 
 
 def normalise_database_url(url: str) -> str:

@@ -9,7 +9,9 @@ from typing import Any
 import redis
 from flask import Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestURITooLarge
+
+from backend.common.errors import DomainError, Kind
 
 log = logging.getLogger(__name__)
 
@@ -22,25 +24,13 @@ DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
     405: ("method_not_allowed", "不支持该请求方法"),
     409: ("conflict", "请求与当前状态冲突"),
     413: ("payload_too_large", "上传内容过大"),
+    414: ("uri_too_long", "请求地址过长"),
     415: ("unsupported_media_type", "不支持的内容类型"),
     422: ("validation_failed", "请求参数有误，请检查后重试"),
     429: ("too_many_requests", "操作过于频繁，请稍后再试"),
     500: ("internal_error", "服务器开小差了，请稍后再试"),
     503: ("service_unavailable", "服务暂时不可用，请稍后再试"),
 }
-
-
-class ApiError(HTTPException):
-    """An error a view raises on purpose, with its stable identifier and Chinese message."""
-
-    def __init__(
-        self, code: int, error: str, message: str, errors: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(description=message)
-        self.code = code
-        self.error = error
-        self.message = message
-        self.errors = errors
 
 
 def error_body(
@@ -61,6 +51,32 @@ def error_body(
     return body
 
 
+#: the HTTP status of each kind of domain error
+KIND_STATUS: dict[Kind, int] = {
+    Kind.INVALID: 422,
+    Kind.BAD_REQUEST: 400,
+    Kind.UNAUTHORIZED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.CONFLICT: 409,
+    Kind.TOO_LARGE: 413,
+    Kind.UNSUPPORTED: 415,
+    Kind.TOO_MANY: 429,
+    Kind.UPSTREAM: 502,
+    Kind.UNAVAILABLE: 503,
+}
+
+
+def handle_domain_error(exc: DomainError) -> ResponseReturnValue:
+    """A rule of the domain refused the request: its status, identifier and message."""
+    code = KIND_STATUS[exc.kind]
+    response = jsonify(error_body(code, exc.error, exc.message, exc.errors))
+    response.status_code = code
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def _validation_errors(exc: HTTPException) -> Any:
     """webargs puts the field messages of a failed parse on the exception's `data`."""
     data = getattr(exc, "data", None)
@@ -77,13 +93,10 @@ def _validation_errors(exc: HTTPException) -> Any:
 def handle_http_exception(exc: HTTPException) -> ResponseReturnValue:
     """Render any HTTP error in the contract's shape."""
     code = exc.code or 500
-    if isinstance(exc, ApiError):
-        body = error_body(code, exc.error, exc.message, exc.errors)
-    else:
-        body = error_body(code, errors=_validation_errors(exc) if code in (400, 422) else None)
-        custom = getattr(exc, "data", {}).get("message") if hasattr(exc, "data") else None
-        if isinstance(custom, str) and code not in (400, 422):
-            body["message"] = custom
+    body = error_body(code, errors=_validation_errors(exc) if code in (400, 422) else None)
+    custom = getattr(exc, "data", {}).get("message") if hasattr(exc, "data") else None
+    if isinstance(custom, str) and code not in (400, 422):
+        body["message"] = custom
     response = jsonify(body)
     response.status_code = code
     for name, value in exc.get_headers():
@@ -116,8 +129,28 @@ def handle_unexpected(exc: Exception) -> ResponseReturnValue:
     return response
 
 
+#: the longest path and query string served; longer is a 414 in the contract's shape
+MAX_URL_LENGTH = 4096
+
+
+def refuse_unusable_urls() -> None:
+    """Before any view: a URL too long is a 414, a NUL anywhere in the path or query a 400
+    (PostgreSQL cannot store one, so it must not reach a query)."""
+    if len(request.full_path) > MAX_URL_LENGTH:
+        raise RequestURITooLarge()
+    if "\x00" in request.path or any(
+        "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
+    ):
+        raise DomainError(
+            Kind.BAD_REQUEST, "invalid_characters", "请求地址含有无效字符",
+            {"url": ["不能包含 NUL 字符"]},
+        )  # fmt: skip
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer every error, including routing errors, in the contract's shape."""
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(redis.RedisError, handle_redis_down)
     app.register_error_handler(Exception, handle_unexpected)
+    app.before_request(refuse_unusable_urls)

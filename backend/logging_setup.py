@@ -1,7 +1,18 @@
-"""Log lines that carry the request id of the request they belong to."""
+"""Log lines that carry the request id of the request they belong to, one line a record.
+
+Text from outside (an order number, a path, a header, an exception's message) reaches the
+log through messages and their arguments. `OneLineFormatter` escapes every control
+character (CR and LF included) and the other characters viewers take as line breaks or
+reordering (U+0085, U+2028, U+2029, bidi controls) in the record's line, so such text can
+never start a line of its own. A traceback stays readable on the lines below the record,
+but each of its lines starts with `CONTINUATION` (and has its control characters but the
+line break escaped): an exception's message may still hold a line break, yet no line of
+it can look like the start of a record, which always begins with the timestamp.
+"""
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import sys
@@ -12,6 +23,68 @@ from flask import Flask, Response, g, has_request_context, request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+#: how each line of a traceback (or stack) below a record starts
+CONTINUATION = "  | "
+#: loggers, besides the root, whose handlers write lines of their own (gunicorn's)
+OTHER_LOGGERS = ("gunicorn.error", "gunicorn.access")
+
+#: C0 and C1 controls, DEL, zero-width and bidi formatting characters, line and paragraph
+#: separators, the byte-order mark: escaped wherever they appear in a log line
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """`text` with control and line-breaking characters as escapes (\\n, \\x1b, \\u2028)."""
+    return _UNSAFE.sub(_escape, text)
+
+
+def _continuation(text: str) -> str:
+    """A traceback's or stack's lines, each prefixed and escaped (line breaks kept)."""
+    lines = text.rstrip("\n").split("\n")
+    return "\n".join(CONTINUATION + escape_controls(line) for line in lines)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Formats through another formatter, one record to one line (see the module's doc).
+
+    The record's line is escaped field by field on a copy (the message with its arguments
+    applied, and every other text field, extras included); the original record is left as
+    it is for other handlers.
+    """
+
+    def __init__(self, inner: logging.Formatter | None = None) -> None:
+        super().__init__(LOG_FORMAT)
+        self.inner = inner if inner is not None else logging.Formatter(LOG_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one escaped line, a traceback as prefixed lines below it."""
+        safe = copy.copy(record)
+        for name, value in vars(record).items():
+            if isinstance(value, str) and name not in ("exc_text", "stack_info"):
+                setattr(safe, name, escape_controls(value))
+        safe.msg = escape_controls(record.getMessage())
+        safe.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.inner.formatException(record.exc_info)  # cached, as usual
+        safe.exc_text = _continuation(record.exc_text) if record.exc_text else None
+        safe.stack_info = _continuation(record.stack_info) if record.stack_info else None
+        return self.inner.format(safe)
+
+
+def one_line(handler: logging.Handler) -> None:
+    """Make `handler` format through `OneLineFormatter` (once; its own formatter inside)."""
+    if not isinstance(handler.formatter, OneLineFormatter):
+        handler.setFormatter(OneLineFormatter(handler.formatter or logging.Formatter()))
 
 
 class RequestIdFilter(logging.Filter):
@@ -35,13 +108,18 @@ def configure_logging(level: str) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.linshan = True  # type: ignore[attr-defined]
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setFormatter(OneLineFormatter(logging.Formatter(LOG_FORMAT)))
         handler.addFilter(RequestIdFilter())
         root.addHandler(handler)
-    # Handlers other code installs (pytest's capture, gunicorn's) get the field too.
+    # Handlers other code installs (pytest's capture, gunicorn's) get the field too, and
+    # every handler writing lines escapes what it writes.
     for other in root.handlers:
         if not any(isinstance(f, RequestIdFilter) for f in other.filters):
             other.addFilter(RequestIdFilter())
+        one_line(other)
+    for name in OTHER_LOGGERS:
+        for other in logging.getLogger(name).handlers:
+            one_line(other)
     root.setLevel(level)
     logging.getLogger("linshan").setLevel(level)
 
@@ -62,7 +140,12 @@ def init_request_logging(app: Flask) -> None:
         if request_id:
             response.headers["X-Request-ID"] = request_id
             elapsed_ms = (time.perf_counter() - g.request_started) * 1000
+            # The path is decoded (%0a is a line break): escaped here too, whatever handler.
             access.info(
-                "%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed_ms
+                "%s %s %s %.1fms",
+                escape_controls(request.method),
+                escape_controls(request.path),
+                response.status_code,
+                elapsed_ms,
             )
         return response

@@ -2,7 +2,8 @@
 
 from backend.accounts.models import Role, RoleGrant, ScopeType, User
 from backend.audit.models import AuditEvent
-from backend.donations.models import Donation, IdempotencyKey, PaymentNotification
+from backend.common.models import IdempotencyKey
+from backend.donations.models import Donation, PaymentNotification
 from backend.funds.models import Foundation, Fund
 from backend.ledger.models import JournalEntry, JournalLine
 from backend.needs.models import Need, NeedBudgetLine, NeedImage, ProgressUpdate

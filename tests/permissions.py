@@ -31,6 +31,10 @@ ACTORS = (
 )
 
 
+#: actors with no role over the fund the matrix is checked on
+OUTSIDERS = frozenset({"resident", "other_secretary", "other_foundation_admin"})
+
+
 def login(client: FlaskClient, name: str) -> dict[str, Any]:
     """Log in as sandbox user `name` (a fresh code each time); returns the login answer."""
     login.counter += 1  # type: ignore[attr-defined]
@@ -95,8 +99,10 @@ def check_matrix(
     allowed: set[str],
     json: Any = None,
     ok: tuple[int, ...] = (200, 201, 204),
+    unpublished: bool = False,
 ) -> dict[str, int]:
-    """Call the endpoint as every actor: allowed ones succeed, others get 401 or 403."""
+    """Call the endpoint as every actor: allowed ones succeed, others get 401 or 403; on an
+    `unpublished` object, those with no role over its fund get 404, as if it did not exist."""
     statuses: dict[str, int] = {}
     for actor in ACTORS:
         response = client.open(url, method=method, json=json, headers=actors.headers(actor))
@@ -105,6 +111,9 @@ def check_matrix(
             assert response.status_code in ok, (actor, response.get_json())
         elif actor == "anonymous":
             assert response.status_code == 401, (actor, response.get_json())
+        elif unpublished and actor in OUTSIDERS:
+            assert response.status_code == 404, (actor, response.get_json())
+            assert response.get_json()["error"] == "need_not_found"
         else:
             assert response.status_code == 403, (actor, response.get_json())
     return statuses

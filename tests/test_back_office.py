@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from backend.audit.models import AuditEvent
+from backend.common.errors import DomainError, Kind
 from backend.common.time import beijing_today, utcnow
-from backend.errors import ApiError
 from backend.extensions import db
 from backend.funds.models import Foundation, Fund
 from backend.needs.backoffice import move_need
 from backend.needs.models import ALLOWED_TRANSITIONS, Need, NeedCategory, NeedStatus
-from tests.permissions import Actors, check_matrix, make_actors
+from tests.permissions import OUTSIDERS, Actors, check_matrix, make_actors
 from tests.support import assert_error_shape
 
 pytestmark = pytest.mark.usefixtures("demo")
@@ -79,11 +79,14 @@ def test_a_need_from_draft_to_completion_through_the_api(client, actors: Actors)
     )
 
     # The fund raises publicly: no filing number, no publication.
-    refused = client.post(f"/api/v1/needs/{nid}/publish", json={}, headers=admin)
+    version = edited.get_json()["version"]
+    refused = client.post(f"/api/v1/needs/{nid}/publish", json={"version": version},
+                          headers=admin)  # fmt: skip
     assert refused.status_code == 422
     assert_error_shape(refused.get_json(), 422, "filing_number_required")
     published = client.post(f"/api/v1/needs/{nid}/publish",
-                            json={"filing_number": "53330100MJ8820416T-2026-0999"}, headers=admin)  # fmt: skip
+                            json={"filing_number": "53330100MJ8820416T-2026-0999",
+                                  "version": version}, headers=admin)  # fmt: skip
     assert published.status_code == 200
     assert published.get_json()["status"] == "fundraising"
     public = client.get(f"/api/v1/needs/{nid}").get_json()
@@ -196,9 +199,9 @@ def test_every_transition_is_allowed_or_refused(app, actors: Actors, source, tar
             event = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc())).first()
             assert event.changes == {"status": [source.value, target.value]}
         else:
-            with pytest.raises(ApiError) as caught:
+            with pytest.raises(DomainError) as caught:
                 move_need(None, need, target, action="test.move")
-            assert caught.value.code == 409
+            assert caught.value.kind == Kind.CONFLICT
             assert need.status == source
         db.session.rollback()
 
@@ -213,19 +216,20 @@ def test_permission_matrix_of_every_back_office_endpoint(client, app, actors: Ac
     nid = create_draft(client, actors, title="权限矩阵项目二")["id"]
     check_matrix(client, actors, "GET", f"/api/v1/funds/{fid}/needs/{nid}", ALL_FUND_ROLES)
     check_matrix(client, actors, "PATCH", f"/api/v1/needs/{nid}", {"secretary"},
-                 json={"beneficiary_count": 12})  # fmt: skip
+                 json={"beneficiary_count": 12}, unpublished=True)  # fmt: skip
     check_matrix(client, actors, "PATCH", f"/api/v1/funds/{fid}", {"foundation_admin",
                  "platform_admin"}, json={"committee_threshold_fen": 150000})  # fmt: skip
     # Moves: each allowed actor gets a need in the right state of its own.
     for action, allowed, setup in (
         ("submit", {"secretary"}, NeedStatus.DRAFT),
         ("publish", {"foundation_admin"}, NeedStatus.SUBMITTED),
-        ("start", {"secretary"}, NeedStatus.FUNDRAISING),
-        ("complete", {"secretary"}, NeedStatus.IN_PROGRESS),
+        ("start", {"secretary", "foundation_admin"}, NeedStatus.FUNDED),
+        ("complete", {"secretary", "foundation_admin"}, NeedStatus.IN_PROGRESS),
         ("close", {"secretary", "foundation_admin"}, NeedStatus.IN_PROGRESS),
         ("return", {"foundation_admin"}, NeedStatus.SUBMITTED),
+        ("withdraw", {"secretary"}, NeedStatus.SUBMITTED),
     ):
-        body = {"publish": {"filing_number": "53330100MJ8820416T-2026-0888"},
+        body = {"publish": {"filing_number": "53330100MJ8820416T-2026-0888", "version": 1},
                 "close": {"reason": "权限测试的原因"},
                 "return": {"reason": "权限测试的原因"}}.get(action)  # fmt: skip
         for actor in ("anonymous", "resident", "other_secretary", "committee", "supervisor",
@@ -240,7 +244,9 @@ def test_permission_matrix_of_every_back_office_endpoint(client, app, actors: Ac
                 need_id = need.id
             response = client.post(f"/api/v1/needs/{need_id}/{action}", json=body,
                                    headers=actors.headers(actor))  # fmt: skip
-            expected = 200 if actor in allowed else 401 if actor == "anonymous" else 403
+            hidden = setup in (NeedStatus.DRAFT, NeedStatus.SUBMITTED) and actor in OUTSIDERS
+            expected = (200 if actor in allowed else 401 if actor == "anonymous"
+                        else 404 if hidden else 403)  # fmt: skip
             assert response.status_code == expected, (action, actor, response.get_json())
     public = client.get(f"/api/v1/needs/{nid}")
     assert public.status_code == 404

@@ -8,7 +8,17 @@ import sys
 
 import pytest
 
-from backend.config import SANDBOX_APPID, ConfigError, Settings
+from backend import config as config_module
+from backend.config import (
+    SANDBOX_APPID,
+    SANDBOX_MCH_ID,
+    SANDBOX_MESSAGE_TOKEN,
+    SANDBOX_PAY_KEY,
+    SANDBOX_SECRET,
+    ConfigError,
+    Settings,
+)
+from backend.wechat_sandbox import config as sandbox_config
 
 PROD_BASE = {
     "APP_ENV": "production",
@@ -74,6 +84,40 @@ def test_production_refuses_what_development_allows(
 ) -> None:
     with pytest.raises(ConfigError, match=reason):
         Settings.from_env({**prod_env, **change})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WECHAT_PAY_KEY", SANDBOX_PAY_KEY),
+        ("WECHAT_MESSAGE_TOKEN", SANDBOX_MESSAGE_TOKEN),
+        ("WECHAT_APPID", SANDBOX_APPID),
+        ("WECHAT_SECRET", SANDBOX_SECRET),
+        ("WECHAT_MCH_ID", SANDBOX_MCH_ID),
+    ],
+)
+def test_production_refuses_the_sandboxs_public_values_given_explicitly(
+    prod_env: dict[str, str], name: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({**prod_env, name: f"  {value} "})
+    message = str(refused.value)
+    assert message.startswith(f"{name} ")
+    assert "sandbox" in message and "\n" not in message
+    assert value not in message  # the message names the variable, not the value
+    # Development may name them explicitly.
+    explicit = Settings.from_env({**config_module.SANDBOX_VALUES, "APP_ENV": "development"})
+    assert getattr(explicit, name.lower()) == value
+
+
+def test_the_refused_values_are_the_sandboxs_own_defaults() -> None:
+    assert config_module.SANDBOX_VALUES == {
+        "WECHAT_APPID": sandbox_config.DEFAULT_APPID,
+        "WECHAT_SECRET": sandbox_config.DEFAULT_SECRET,
+        "WECHAT_MCH_ID": sandbox_config.DEFAULT_MCH_ID,
+        "WECHAT_PAY_KEY": sandbox_config.DEFAULT_PAY_KEY,
+        "WECHAT_MESSAGE_TOKEN": sandbox_config.DEFAULT_MESSAGE_TOKEN,
+    }
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import secrets
 import struct
 import threading
 import time
@@ -232,8 +233,10 @@ def media_check_event(trace_id: str, suggest: str = "pass") -> dict[str, Any]:
     }
 
 
-def signed_path(token: str = DEFAULT_MESSAGE_TOKEN, nonce: str = "1234567890") -> str:
-    """The events path with a signature made by the sandbox's own code."""
+def signed_path(token: str = DEFAULT_MESSAGE_TOKEN, nonce: str | None = None) -> str:
+    """The events path with a signature made by the sandbox's own code (a new nonce each
+    time unless given: the app refuses a nonce it has seen)."""
+    nonce = nonce or str(1_000_000_000 + secrets.randbelow(9_000_000_000))
     url = signed_push_url("http://app/api/v1/wechat/events", token, int(time.time()), nonce)
     parts = urlsplit(url)
     return f"{parts.path}?{parts.query}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 
 from backend.accounts.models import Role, ScopeType, User
-from backend.errors import ApiError
+from backend.common.errors import forbidden, unauthorized
 from backend.funds.models import Fund
 
 
@@ -19,7 +19,8 @@ class Permission(enum.StrEnum):
     """Things a user may be allowed to do to a fund and what belongs to it."""
 
     READ_BACK_OFFICE = "read_back_office"  # drafts, expenses, roles, the audit log
-    MANAGE_NEEDS = "manage_needs"  # create, edit, submit, start, complete needs
+    MANAGE_NEEDS = "manage_needs"  # create, edit, submit needs, post updates
+    RUN_NEEDS = "run_needs"  # start and complete a funded need
     PUBLISH_NEEDS = "publish_needs"  # publish (the foundation raises the money)
     CLOSE_NEEDS = "close_needs"  # close with a public reason
     DECIDE_EXPENSES = "decide_expenses"  # approve or reject
@@ -41,6 +42,7 @@ POLICY: dict[Permission, frozenset[Role]] = {
         }
     ),
     Permission.MANAGE_NEEDS: frozenset({Role.SECRETARY}),
+    Permission.RUN_NEEDS: frozenset({Role.SECRETARY, Role.FOUNDATION_ADMIN}),
     Permission.PUBLISH_NEEDS: frozenset({Role.FOUNDATION_ADMIN}),
     Permission.CLOSE_NEEDS: frozenset({Role.SECRETARY, Role.FOUNDATION_ADMIN}),
     Permission.DECIDE_EXPENSES: frozenset({Role.SECRETARY, Role.COMMITTEE}),
@@ -74,6 +76,6 @@ def can(user: User | None, permission: Permission, fund: Fund) -> bool:
 def require(user: User | None, permission: Permission, fund: Fund) -> None:
     """Raise 401 for anonymous callers and 403 when the user's grants do not cover `fund`."""
     if user is None:
-        raise ApiError(401, "unauthorized", "请先登录")
+        raise unauthorized()
     if not can(user, permission, fund):
-        raise ApiError(403, "forbidden", "没有权限执行此操作")
+        raise forbidden()

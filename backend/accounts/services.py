@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from wechatpy.exceptions import WeChatClientException
 
 from backend.accounts.models import ROLE_SCOPE, Role, RoleGrant, ScopeType, User
+from backend.common.errors import DomainError, Kind
+from backend.common.models import IdempotencyKey
 from backend.common.time import utcnow
-from backend.errors import ApiError
 from backend.extensions import db
 from backend.funds.models import Foundation, Fund
 from backend.wechat.client import get_wechat
@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 
 # WeChat answers these for a code that is malformed, used or expired.
 BAD_CODE_ERRORS = {40029, 40163, 40226}
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e]")
 
 
 def login_with_code(code: str) -> User:
@@ -30,7 +29,9 @@ def login_with_code(code: str) -> User:
         session = get_wechat().wxa.code_to_session(code)
     except WeChatClientException as exc:
         if exc.errcode in BAD_CODE_ERRORS:
-            raise ApiError(401, "invalid_login_code", "登录凭证无效或已过期，请重新登录") from None
+            raise DomainError(
+                Kind.UNAUTHORIZED, "invalid_login_code", "登录凭证无效或已过期，请重新登录"
+            ) from None
         raise wechat_unavailable(exc) from None
     openid = session["openid"]
     # The session_key is not kept: nothing here decrypts user data with it.
@@ -63,7 +64,9 @@ def bind_phone(user: User, code: str) -> User:
         result = get_wechat().wxa.get_phone_number(code)
     except WeChatClientException as exc:
         if exc.errcode in BAD_CODE_ERRORS:
-            raise ApiError(400, "invalid_phone_code", "手机号授权已失效，请重新授权") from None
+            raise DomainError(
+                Kind.BAD_REQUEST, "invalid_phone_code", "手机号授权已失效，请重新授权"
+            ) from None
         raise wechat_unavailable(exc) from None
     user.phone = result["phone_info"]["purePhoneNumber"]
     db.session.flush()
@@ -77,8 +80,23 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
 
 
+#: the name a deleted donor's donations show in public
+DELETED_DONOR_NAME = "爱心人士"
+
+
 def delete_account(user: User) -> None:
     """Remove personal data and roles; the user's donations stay, pseudonymised."""
+    # The donations table is reached through the metadata, not the model: accounts must not
+    # import donations (donations sits on no import cycle). Amounts, status, payment ids,
+    # the raw payment notifications and the journal stay: the accounts need them.
+    donations = db.metadata.tables["donations"]
+    db.session.execute(
+        sa.update(donations)
+        .where(donations.c.user_id == user.id)
+        .values(public_name=DELETED_DONOR_NAME, message="", client_ip=None, updated_at=utcnow())
+    )
+    # Stored answers to idempotent calls repeat the donation's name and message.
+    db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.user_id == user.id))
     user.openid = None
     user.unionid = None
     user.nickname = None
@@ -111,7 +129,7 @@ def grant_role(
     """Give `role` to `user` in its scope; granting twice returns the existing grant."""
     scope_type = ROLE_SCOPE[role]
     if not scope_exists(scope_type, scope_id):
-        raise ApiError(404, f"{scope_type.value}_not_found", "授权范围不存在")
+        raise DomainError(Kind.NOT_FOUND, f"{scope_type.value}_not_found", "授权范围不存在")
     existing = db.session.scalar(
         sa.select(RoleGrant).where(
             RoleGrant.user_id == user.id,

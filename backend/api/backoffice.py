@@ -4,91 +4,51 @@ from __future__ import annotations
 
 from typing import Any
 
-import marshmallow as ma
-import sqlalchemy as sa
-from flask_smorest import Blueprint
-from sqlalchemy.orm import joinedload, selectinload
-
-from backend.accounts.models import Role, RoleGrant, User
-from backend.accounts.permissions import Permission, require
-from backend.api.backoffice_schemas import (
-    NEED_STATUS_VALUES,
+from backend.accounts.models import Role, RoleGrant
+from backend.accounts.permissions import Permission
+from backend.api.base import Blueprint, id_page
+from backend.api.lookups import fund_for
+from backend.api.schemas.backoffice import (
     AuditPageSchema,
     BackOfficeNeedDetailSchema,
+    BackOfficeNeedPageSchema,
+    FundNeedsArgsSchema,
     FundPatchSchema,
     FundRolesSchema,
     GrantInputSchema,
     GrantOutSchema,
     NeedInputSchema,
 )
-from backend.api.base import PageArgsSchema, decode_id_cursor, encode_cursor
-from backend.api.lookups import fund_or_404
-from backend.api.schemas import BeijingDateTime, FundSchema, QuerySchema, RefSchema
+from backend.api.schemas.base import PageArgsSchema
+from backend.api.schemas.public import FundSchema
 from backend.audit.services import events_page
-from backend.auth import BEARER, login_required
-from backend.errors import ApiError
-from backend.extensions import db
-from backend.funds.backoffice import appoint, dismiss, fund_grants, governance_of, update_fund
-from backend.funds.models import Fund
+from backend.auth import BEARER
+from backend.funds.backoffice import (
+    appoint,
+    dismiss,
+    fund_grants_page,
+    governance_of,
+    update_fund,
+)
 from backend.funds.services import FundSummary, fund_summary
-from backend.needs.backoffice import create_need
+from backend.needs.backoffice import create_need, fund_needs_page, need_of_fund
 from backend.needs.models import Need, NeedStatus
 
 blp = Blueprint("backoffice", __name__, description="后台：基金的项目、设置、人员与审计")
 
 
-def fund_for(permission: Permission, fund_id: int) -> tuple[User, Fund]:
-    """The caller and the fund, when the caller holds `permission` over it (404, 401, 403)."""
-    fund = fund_or_404(fund_id)
-    actor = login_required()
-    require(actor, permission, fund)
-    return actor, fund
-
-
-class FundNeedsArgsSchema(QuerySchema):
-    """`?status=` of a fund's need list."""
-
-    status = ma.fields.String(validate=ma.validate.OneOf(NEED_STATUS_VALUES))
-
-
-class BackOfficeNeedSchema(ma.Schema):
-    """A need as the fund's team sees it, drafts included."""
-
-    id = ma.fields.Integer()
-    title = ma.fields.String()
-    category = ma.fields.String()
-    status = ma.fields.String()
-    region = ma.fields.Nested(RefSchema)
-    goal_fen = ma.fields.Integer()
-    deadline = ma.fields.Date(allow_none=True)
-    filing_number = ma.fields.String(allow_none=True)
-    created_at = BeijingDateTime()
-    updated_at = BeijingDateTime()
-    published_at = BeijingDateTime(allow_none=True)
-
-
-class BackOfficeNeedListSchema(ma.Schema):
-    """Every need of the fund."""
-
-    items = ma.fields.List(ma.fields.Nested(BackOfficeNeedSchema))
-
-
 @blp.get("/funds/<int:fund_id>/needs")
 @blp.arguments(FundNeedsArgsSchema, location="query", as_kwargs=True)
-@blp.response(200, BackOfficeNeedListSchema)
+@blp.response(200, BackOfficeNeedPageSchema)
 @blp.doc(security=BEARER)
-def list_fund_needs(fund_id: int, status: str | None = None) -> dict[str, list[Need]]:
+def list_fund_needs(
+    fund_id: int, limit: int, cursor: str | None, status: str | None = None
+) -> dict[str, Any]:
     """Every need of the fund, drafts included, newest first (fund roles only)."""
     _, fund = fund_for(Permission.READ_BACK_OFFICE, fund_id)
-    stmt = (
-        sa.select(Need)
-        .where(Need.fund_id == fund.id)
-        .options(joinedload(Need.region))
-        .order_by(Need.created_at.desc(), Need.id.desc())
-    )
-    if status is not None:
-        stmt = stmt.where(Need.status == NeedStatus(status))
-    return {"items": list(db.session.scalars(stmt))}
+    state = NeedStatus(status) if status else None
+    return id_page("fund-needs", cursor, {"fund": fund.id, "status": status},
+                   lambda after: fund_needs_page(fund, state, limit, after))  # fmt: skip
 
 
 @blp.post("/funds/<int:fund_id>/needs")
@@ -107,21 +67,14 @@ def create_fund_need(data: dict[str, Any], fund_id: int) -> Need:
 def get_fund_need(fund_id: int, need_id: int) -> Need:
     """One need of the fund in any status, as the fund's team sees it."""
     _, fund = fund_for(Permission.READ_BACK_OFFICE, fund_id)
-    need = db.session.scalar(
-        sa.select(Need)
-        .where(Need.id == need_id, Need.fund_id == fund.id)
-        .options(selectinload(Need.budget_lines), selectinload(Need.images))
-    )
-    if need is None:
-        raise ApiError(404, "need_not_found", "该项目不存在")
-    return need
+    return need_of_fund(fund, need_id)
 
 
 @blp.patch("/funds/<int:fund_id>")
 @blp.arguments(FundPatchSchema)
 @blp.response(200, FundSchema)
 @blp.doc(security=BEARER)
-def patch_fund(data: dict[str, Any], fund_id: int) -> FundSummary | None:
+def patch_fund(data: dict[str, Any], fund_id: int) -> FundSummary:
     """Change fund settings: committee threshold, public fundraising (foundation admin)."""
     actor, fund = fund_for(Permission.MANAGE_FUND, fund_id)
     update_fund(actor, fund, data)
@@ -129,12 +82,16 @@ def patch_fund(data: dict[str, Any], fund_id: int) -> FundSummary | None:
 
 
 @blp.get("/funds/<int:fund_id>/roles")
+@blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, FundRolesSchema)
 @blp.doc(security=BEARER)
-def list_fund_roles(fund_id: int) -> dict[str, Any]:
-    """The fund's secretaries, committee and supervisors, and whether the rules are met."""
+def list_fund_roles(fund_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The fund's secretaries, committee and supervisors in the order they were appointed,
+    and whether the rules are met (fund roles only)."""
     _, fund = fund_for(Permission.READ_BACK_OFFICE, fund_id)
-    return {"items": fund_grants(fund.id), "governance": governance_of(fund.id)}
+    page = id_page("fund-roles", cursor, {"fund": fund.id},
+                   lambda after: fund_grants_page(fund.id, limit, after))  # fmt: skip
+    return {**page, "governance": governance_of(fund.id)}
 
 
 @blp.post("/funds/<int:fund_id>/roles")
@@ -163,7 +120,5 @@ def delete_fund_role(fund_id: int, grant_id: int) -> None:
 def list_fund_audit(fund_id: int, limit: int, cursor: str | None) -> dict[str, Any]:
     """Who did what to the fund's needs, settings and people, newest first (read-only)."""
     _, fund = fund_for(Permission.READ_BACK_OFFICE, fund_id)
-    before = decode_id_cursor("audit", cursor, {"fund_id": fund.id})
-    events, more = events_page(fund.id, limit, before)
-    next_cursor = encode_cursor("audit", [events[-1].id], {"fund_id": fund.id}) if more else None
-    return {"items": events, "next_cursor": next_cursor}
+    return id_page("audit", cursor, {"fund_id": fund.id},
+                   lambda after: events_page(fund.id, limit, after))  # fmt: skip

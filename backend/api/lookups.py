@@ -1,10 +1,16 @@
-"""Loading objects named in a request, with the contract's 404s."""
+"""Loading the objects a request names, with the caller's rights: one answer for what does
+not exist and for what the caller may not know exists."""
 
 from __future__ import annotations
 
-from backend.errors import ApiError
+from backend.accounts.models import User
+from backend.accounts.permissions import Permission, can, require
+from backend.auth import current_user, login_required
+from backend.common.errors import not_found
 from backend.extensions import db
 from backend.funds.models import Fund
+from backend.needs.models import Need
+from backend.needs.services import need_not_found
 from backend.regions.models import Region
 
 
@@ -14,7 +20,7 @@ def region_or_404(region_id: int | None) -> Region | None:
         return None
     region = db.session.get(Region, region_id)
     if region is None:
-        raise ApiError(404, "region_not_found", "区域不存在")
+        raise not_found("region_not_found", "区域不存在")
     return region
 
 
@@ -22,5 +28,33 @@ def fund_or_404(fund_id: int) -> Fund:
     """The fund named in the path, or a 404."""
     fund = db.session.get(Fund, fund_id)
     if fund is None:
-        raise ApiError(404, "fund_not_found", "该基金不存在")
+        raise not_found("fund_not_found", "该基金不存在")
     return fund
+
+
+def need_or_404(need_id: int, *, lock: bool = False) -> Need:
+    """A need the caller may see: a published one for anyone, any other only for the roles
+    of its fund. Anyone else gets the same 404 as for a need that does not exist."""
+    need = db.session.get(Need, need_id, with_for_update=lock)
+    if need is None or not (
+        need.is_public or can(current_user(), Permission.READ_BACK_OFFICE, need.fund)
+    ):
+        raise need_not_found()
+    return need
+
+
+def fund_for(permission: Permission, fund_id: int) -> tuple[User, Fund]:
+    """The caller and the fund, when the caller holds `permission` over it (404, 401, 403)."""
+    fund = fund_or_404(fund_id)
+    actor = login_required()
+    require(actor, permission, fund)
+    return actor, fund
+
+
+def need_for(permission: Permission, need_id: int) -> tuple[User, Need]:
+    """The caller and the need (row-locked), when the caller holds `permission` over its
+    fund: 401 first, then 404 for a need the caller may not see, then 403."""
+    actor = login_required()
+    need = need_or_404(need_id, lock=True)
+    require(actor, permission, need.fund)
+    return actor, need

@@ -6,10 +6,18 @@ import logging
 from functools import partial
 
 from flask import Response, current_app, g, request
-from flask_smorest import Blueprint
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from backend.api.base import Blueprint
 from backend.boundary import after_commit
-from backend.donations.services import after_payment, apply_payment, record_notification
+from backend.donations.models import REJECTED_EXCERPT_CHARS
+from backend.donations.services import (
+    after_payment,
+    alert_rejection,
+    apply_payment,
+    record_notification,
+    record_rejected_notification,
+)
 from backend.payments.wechat_pay import (
     MAX_NOTIFICATION_BYTES,
     NotificationRejected,
@@ -30,22 +38,78 @@ def _xml(success: bool, message: str = "OK") -> Response:
     return Response(answer(success, message), status=200, mimetype="application/xml")
 
 
+#: the exchange as WeChat Pay v2 defines it: XML in, XML out (always HTTP 200)
+XML_TEXT = {"type": "string"}
+NOTIFY_DOC = {
+    "summary": "WeChat Pay v2 payment notification",
+    "description": (
+        "Called by WeChat Pay, not by clients. The signature, appid, mch_id and amount are "
+        "checked; the order is credited once. The answer is always HTTP 200 with XML: "
+        "return_code SUCCESS when handled (now or before), FAIL otherwise (WeChat retries)."
+    ),
+    "security": [],
+    "requestBody": {
+        "required": True,
+        "description": "WeChat's signed notification, at most 16 KiB",
+        "content": {
+            "application/xml": {
+                "schema": XML_TEXT,
+                "example": "<xml><return_code><![CDATA[SUCCESS]]></return_code>…</xml>",
+            },
+            "text/xml": {"schema": XML_TEXT},
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "The answer WeChat reads: SUCCESS (handled) or FAIL (retry)",
+            "content": {
+                "application/xml": {
+                    "schema": XML_TEXT,
+                    "example": (
+                        "<xml><return_code><![CDATA[SUCCESS]]></return_code>"
+                        "<return_msg><![CDATA[OK]]></return_msg></xml>"
+                    ),
+                }
+            },
+        }
+    },
+}
+
+
+def _refuse(reason: str, body: bytes) -> Response:
+    """Answer FAIL to a notification refused before its signature held: tally it (no whole
+    body is kept) and alert at most once a minute per reason and sender (nothing the sender
+    wrote is logged)."""
+    remote = request.remote_addr
+    count = record_rejected_notification("payment", body, reason, remote)
+    alert_rejection("payment", reason, remote, count)
+    return _xml(False, reason)
+
+
 @blp.post("/payments/wechat/notify")
-@blp.doc(summary="WeChat Pay v2 payment notification", security=[])
+@blp.doc(**NOTIFY_DOC)
 def payment_notification() -> Response:
     """Verify signature, app, merchant and amount; credit the order once; answer SUCCESS."""
     if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
-        log.warning("ALERT payment notification refused: body too large")
-        return _xml(False, "body too large")
+        try:
+            start = request.stream.read(REJECTED_EXCERPT_CHARS)
+        except RequestEntityTooLarge:
+            start = b""
+        return _refuse("body too large", start)
     body = request.stream.read(MAX_NOTIFICATION_BYTES + 1)
-    remote = request.remote_addr
     try:
         notice = parse_notification(body, current_app.config["SETTINGS"])
     except NotificationRejected as exc:
-        log.warning("ALERT payment notification rejected: %s (%s)", exc.reason, exc.out_trade_no)
-        record_notification("payment", body[:MAX_NOTIFICATION_BYTES], f"rejected: {exc.reason}",
-                            exc.out_trade_no, remote)  # fmt: skip
+        if not exc.verified:
+            return _refuse(exc.reason, body)
+        # Signed with our key, yet not for us or not well formed: kept whole, always alerted.
+        log.warning("ALERT signed payment notification rejected: %s (%s)",
+                    exc.reason, exc.out_trade_no)  # fmt: skip
+        record_notification("payment", body, f"rejected: {exc.reason}", exc.out_trade_no,
+                            request.remote_addr)  # fmt: skip
         return _xml(False, exc.reason)
+    remote = request.remote_addr
+    # Verified from here on: kept whole, and every alert is logged.
     outcome = apply_payment(notice, body, remote)
     label = "applied" if outcome.applied else outcome.reason
     if not outcome.recorded:

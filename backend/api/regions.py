@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
-from backend.api.schemas import RegionNodeSchema
+from backend.api.base import Blueprint
+from backend.api.schemas.public import RegionNodeSchema
 from backend.regions.services import RegionNode, region_tree
 
 blp = Blueprint("regions", __name__, description="区域：市、区、街道、社区")

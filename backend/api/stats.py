@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from backend.api.base import Blueprint
 from backend.api.lookups import region_or_404
-from backend.api.schemas import RegionArgsSchema, StatsSchema
+from backend.api.schemas.public import RegionArgsSchema, StatsSchema
 from backend.stats.services import Stats, rollup
 
 blp = Blueprint("stats", __name__, description="统计")

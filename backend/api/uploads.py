@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
-import marshmallow as ma
 import sqlalchemy as sa
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, current_app, request
-from flask_smorest import Blueprint
-from flask_smorest.fields import Upload as UploadField
 from werkzeug.datastructures import FileStorage
 
-from backend.api.base import ErrorSchema
-from backend.api.schemas import BeijingDateTime
+from backend.api.base import Blueprint
+from backend.api.schemas.base import ErrorSchema
+from backend.api.schemas.uploads import UploadArgsSchema, UploadSchema
 from backend.auth import BEARER, login_required
-from backend.errors import ApiError
+from backend.common.errors import DomainError, Kind
 from backend.extensions import db
 from backend.uploads.models import MediaCheck, Upload
 from backend.uploads.services import MAX_UPLOAD_BYTES, store_upload, too_large
@@ -30,38 +31,26 @@ EXTENSIONS = ("jpg", "png", "webp", "pdf")
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: an image WeChat has not yet passed may still be withdrawn: caches must ask again
 REVALIDATE = "public, no-cache"
-
-
-class UploadArgsSchema(ma.Schema):
-    """`multipart/form-data` with the file in the `file` part."""
-
-    # Not required here: a missing part is a 400 file_missing, not a validation 422.
-    file = UploadField(metadata={"description": "JPEG, PNG, WebP or PDF, up to 10 MB"})
-
-
-class UploadSchema(ma.Schema):
-    """A stored file."""
-
-    id = ma.fields.Integer()
-    url = ma.fields.Function(lambda upload: get_storage().url(upload.storage_key))
-    thumbnail_url = ma.fields.Function(
-        lambda upload: get_storage().url(upload.thumbnail_key) if upload.thumbnail_key else None,
-        metadata={"description": "JPEG, at most 480 px on the long side; null for PDFs"},
-    )
-    content_type = ma.fields.String(
-        metadata={"enum": ["image/jpeg", "image/png", "image/webp", "application/pdf"]}
-    )
-    size = ma.fields.Integer(metadata={"description": "bytes stored (metadata stripped)"})
-    width = ma.fields.Integer(allow_none=True)
-    height = ma.fields.Integer(allow_none=True)
-    media_check = ma.fields.String(
-        metadata={
-            "enum": [check.value for check in MediaCheck],
-            "description": "WeChat's content check: images start pending",
-        }
-    )
-    original_name = ma.fields.String(allow_none=True)
-    created_at = BeijingDateTime()
+#: what a stored file is served as, by its key's extension (chosen from the sniffed type)
+SERVED_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "pdf": "application/pdf",
+}
+OPAQUE = "application/octet-stream"
+EXTENSION_OF_TYPE = {**{v: k for k, v in SERVED_TYPES.items()}, OPAQUE: "bin"}
+#: shown in the browser; anything else (PDFs, which can carry scripts and forms) downloads
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+#: a user's file is a sandboxed document: no scripts, plugins, forms or framing
+MEDIA_CSP = (
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'; sandbox"
+)
+#: RFC 5987 attr-char beyond letters and digits (quote keeps "_.-~" anyway)
+RFC5987_SAFE = "!#$&+^`|"
+UNSAFE_ASCII = re.compile(r"[^A-Za-z0-9 ()._-]+")
+MAX_STEM_LENGTH = 100
 
 
 @blp.before_request
@@ -85,7 +74,9 @@ def post_upload(args: dict[str, Any]) -> Upload:
     owner = login_required()
     file: FileStorage | None = args.get("file")
     if file is None:
-        raise ApiError(400, "file_missing", "请选择要上传的文件", {"file": ["missing"]})
+        raise DomainError(
+            Kind.BAD_REQUEST, "file_missing", "请选择要上传的文件", {"file": ["请选择文件"]}
+        )
     # One byte past the limit is enough to know it is too large.
     data = file.stream.read(MAX_UPLOAD_BYTES + 1)
     return store_upload(owner, file.filename, data)
@@ -100,18 +91,73 @@ def get_upload(upload_id: int) -> Upload:
     upload = db.session.get(Upload, upload_id)
     # Someone else's upload answers like a missing one: ids are not to be probed.
     if upload is None or upload.owner_id != user.id:
-        raise ApiError(404, "upload_not_found", "文件不存在")
+        raise DomainError(Kind.NOT_FOUND, "upload_not_found", "文件不存在")
     return upload
 
 
-def media_not_found() -> ApiError:
+def media_not_found() -> DomainError:
     """The answer for any key that is not served."""
-    return ApiError(404, "media_not_found", "文件不存在")
+    return DomainError(Kind.NOT_FOUND, "media_not_found", "文件不存在")
+
+
+def served_type(upload: Upload, key: str) -> str:
+    """The type a file is served as: the one sniffed at upload, never one from a file name
+    (thumbnails are JPEG); anything unexpected is served as opaque bytes."""
+    if key == upload.thumbnail_key:
+        return "image/jpeg"
+    by_extension = SERVED_TYPES.get(key.rpartition(".")[2])
+    return by_extension if by_extension == upload.content_type else OPAQUE
+
+
+def download_name(upload: Upload, key: str, content_type: str) -> str:
+    """The name a browser saves the file under, always with the extension of the type served
+    (a name never chooses how a file is opened): for a download the uploader's (invisible
+    and control characters removed); images, shown on public pages, reveal none."""
+    name = upload.original_name if content_type not in INLINE_TYPES else None
+    name = "".join(c for c in name or "" if unicodedata.category(c)[0] != "C")
+    stem = name.rpartition(".")[0] if "." in name.strip(".") else name
+    stem = stem.strip(" .")[:MAX_STEM_LENGTH] or f"linshan-{upload.id}"
+    if key == upload.thumbnail_key:
+        stem += "-thumbnail"
+    return f"{stem}.{EXTENSION_OF_TYPE[content_type]}"
+
+
+def ascii_fallback(name: str, upload: Upload) -> str:
+    """A plain ASCII `filename` for clients without RFC 5987: accents dropped; a name in
+    another script becomes `linshan-<id>`."""
+    stem, _, extension = name.rpartition(".")
+    decomposed = unicodedata.normalize("NFKD", stem)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = UNSAFE_ASCII.sub("_", plain).strip(" ._") if plain.isascii() else ""
+    return f"{plain or f'linshan-{upload.id}'}.{extension}"
+
+
+def content_disposition(upload: Upload, key: str, content_type: str) -> str:
+    """Images inline, anything else (PDFs) as a download, with an ASCII `filename` and the
+    original name in `filename*` (RFC 6266 / RFC 5987)."""
+    disposition = "inline" if content_type in INLINE_TYPES else "attachment"
+    name = download_name(upload, key, content_type)
+    fallback = ascii_fallback(name, upload)
+    return (
+        f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe=RFC5987_SAFE)}"
+    )
+
+
+@media.after_request
+def protect_our_origin(response: Response) -> Response:
+    """Whatever a user's file holds, nothing in it runs in our origin or is sniffed as HTML."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = MEDIA_CSP
+    # The files are public (published evidence and pictures, fetched without a login), so
+    # other origins, the mini-program's web-view and pages with COEP may embed them.
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @media.get("/media/<path:key>")
 def serve_media(key: str) -> Response:
-    """A stored file or thumbnail, with its stored type; unknown and withdrawn ones 404."""
+    """A stored file or thumbnail with its sniffed type; unknown and withdrawn ones 404."""
     if not is_valid_key(key):
         raise media_not_found()
     stem = original_stem(key)
@@ -127,9 +173,9 @@ def serve_media(key: str) -> Response:
         data = get_storage().open(key)
     except FileNotFoundError:
         raise media_not_found() from None
-    content_type = upload.content_type if key == upload.storage_key else "image/jpeg"
+    content_type = served_type(upload, key)
     response = Response(data, mimetype=content_type)
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = content_disposition(upload, key, content_type)
     settled = upload.media_check in (MediaCheck.PASS, MediaCheck.NOT_REQUIRED)
     response.headers["Cache-Control"] = IMMUTABLE if settled else REVALIDATE
     response.add_etag()

@@ -7,10 +7,11 @@ from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
-from flask import g, has_request_context, request
 
 from backend.accounts.models import User
 from backend.audit.models import AuditEvent
+from backend.common.origin import current_origin
+from backend.common.paging import Page, keyset_page
 from backend.extensions import db
 
 
@@ -54,23 +55,15 @@ def record(
         object_id=getattr(obj, "id", None),
         changes=_plain(changes or {}),
         reason=reason,
-        ip_address=request.remote_addr if has_request_context() else None,
-        request_id=g.get("request_id") if has_request_context() else None,
+        ip_address=current_origin().ip_address,
+        request_id=current_origin().request_id,
     )
     db.session.add(event)
     db.session.flush()
     return event
 
 
-def events_page(fund_id: int, limit: int, before_id: int | None) -> tuple[list[AuditEvent], bool]:
-    """A fund's events, newest first; also whether more follow."""
-    stmt = (
-        sa.select(AuditEvent)
-        .where(AuditEvent.fund_id == fund_id)
-        .order_by(AuditEvent.id.desc())
-        .limit(limit + 1)
-    )
-    if before_id is not None:
-        stmt = stmt.where(AuditEvent.id < before_id)
-    rows = list(db.session.scalars(stmt))
-    return rows[:limit], len(rows) > limit
+def events_page(fund_id: int, limit: int, after: int | None) -> Page[AuditEvent]:
+    """A fund's events, newest first."""
+    stmt = sa.select(AuditEvent).where(AuditEvent.fund_id == fund_id)
+    return keyset_page(stmt, AuditEvent.id, limit, after)

@@ -7,8 +7,8 @@ import logging
 import redis
 from flask import current_app
 
+from backend.common.errors import DomainError, Kind
 from backend.common.time import utcnow
-from backend.errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -30,4 +30,4 @@ def hit(bucket: str, limit: int) -> None:
         log.warning("rate limit %s not checked: Redis %s", bucket, exc.__class__.__name__)
         return
     if count > limit:
-        raise ApiError(429, "rate_limited", "操作过于频繁，请稍后再试")
+        raise DomainError(Kind.TOO_MANY, "rate_limited", "操作过于频繁，请稍后再试")

@@ -1,13 +1,12 @@
-"""Donation, the raw payment notifications, and idempotency keys."""
+"""Donation and the raw payment notifications."""
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.common.models import TimestampMixin, enum_column
@@ -34,6 +33,13 @@ RECEIVED_STATUSES = (
     DonationStatus.REFUNDING,
     DonationStatus.PARTIALLY_REFUNDED,
     DonationStatus.REFUNDED,
+)
+
+#: money that still counts toward a need's or fund's progress (one donation each)
+COUNTED_STATUSES = (
+    DonationStatus.PAID,
+    DonationStatus.REFUNDING,
+    DonationStatus.PARTIALLY_REFUNDED,
 )
 
 #: the moves an order can make; a payment that arrives after a close is still kept
@@ -113,10 +119,16 @@ class Donation(TimestampMixin, db.Model):
     need: Mapped[Need | None] = relationship()
     fund: Mapped[Fund] = relationship()
 
-    @property
+    @hybrid_property
     def net_fen(self) -> int:
-        """What the donation still contributes: paid minus refunded."""
+        """What the donation still contributes: paid minus refunded (the one statement of
+        this rule, in Python and in SQL)."""
         return self.amount_fen - self.refunded_fen if self.paid_at else 0
+
+    @net_fen.inplace.expression
+    @classmethod
+    def _net_fen_expression(cls) -> sa.ColumnElement[int]:
+        return sa.case((cls.paid_at.is_not(None), cls.amount_fen - cls.refunded_fen), else_=0)
 
 
 class PaymentNotification(db.Model):
@@ -139,23 +151,36 @@ class PaymentNotification(db.Model):
     body: Mapped[str] = mapped_column(sa.Text)
 
 
-class IdempotencyKey(db.Model):
-    """The first answer to a creating request, replayed for retries with the same key."""
+#: how much of a rejected notification's body is kept (characters of the decoded body)
+REJECTED_EXCERPT_CHARS = 512
 
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (sa.UniqueConstraint("user_id", "scope", "key"),)
+
+class RejectedNotification(db.Model):
+    """Notifications refused before their signature was verified, tallied rather than kept:
+    one row per Beijing day, kind, reason and sender (an IPv6 sender by its /64), with a
+    count and the start of the first body, so an anonymous sender grows it only boundedly."""
+
+    __tablename__ = "rejected_notifications"
+    __table_args__ = (
+        sa.UniqueConstraint("day", "kind", "reason", "remote_addr"),
+        sa.CheckConstraint(
+            f"char_length(excerpt) <= {REJECTED_EXCERPT_CHARS}", name="excerpt_bounded"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
-    #: whose request it was
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    #: the endpoint, e.g. POST /api/v1/donations
-    scope: Mapped[str] = mapped_column(sa.String(64))
-    #: the client's Idempotency-Key header
-    key: Mapped[str] = mapped_column(sa.String(128))
-    #: SHA-256 of the request body, to refuse the same key with another body
-    request_hash: Mapped[str] = mapped_column(sa.String(64))
-    #: the first answer's status and body
-    response_status: Mapped[int]
-    response_body: Mapped[Any] = mapped_column(JSONB)
-    #: when it was first used (UTC)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: the Beijing business day it arrived on
+    day: Mapped[date] = mapped_column(sa.Date)
+    #: payment or refund
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    #: why it was refused (one of the adapter's fixed reasons, never the sender's text)
+    reason: Mapped[str] = mapped_column(sa.String(64))
+    #: the sender's address (an IPv6 sender's /64 network), or "unknown"
+    remote_addr: Mapped[str] = mapped_column(sa.String(45))
+    #: how many arrived that day
+    count: Mapped[int] = mapped_column(sa.BigInteger)
+    #: the first and the latest arrival (UTC)
+    first_seen: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    #: the start of the first body, decoded (invalid bytes and NULs as U+FFFD)
+    excerpt: Mapped[str] = mapped_column(sa.Text)

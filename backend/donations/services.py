@@ -14,15 +14,18 @@ from sqlalchemy.orm.util import identity_key
 from wechatpy.exceptions import WeChatPayException
 
 from backend.accounts.models import User
+from backend.common.errors import DomainError, Kind, not_found
+from backend.common.paging import Page, keyset_page
 from backend.common.time import BEIJING, utcnow
 from backend.config import Settings
 from backend.donations.models import (
     DONATION_TRANSITIONS,
+    RECEIVED_STATUSES,
     Donation,
     DonationStatus,
     PaymentNotification,
 )
-from backend.errors import ApiError
+from backend.donations.totals import need_sums
 from backend.extensions import db
 from backend.funds.models import Fund
 from backend.ledger.services import (
@@ -33,7 +36,7 @@ from backend.ledger.services import (
 from backend.needs.backoffice import move_need
 from backend.needs.models import Need, NeedStatus
 from backend.payments.wechat_pay import PaymentNotice, get_pay, wechat_time
-from backend.progress.service import FUND_LOCK_CLASS, NEED_LOCK_CLASS, apply_delta, need_sums
+from backend.progress.service import FUND_LOCK_CLASS, NEED_LOCK_CLASS, apply_delta
 from backend.spaces.models import CharitySpace
 
 log = logging.getLogger(__name__)
@@ -86,31 +89,31 @@ class DonationRequest:
 def create_donation(user: User, request: DonationRequest, client_ip: str) -> Donation:
     """A pending order at WeChat Pay, ready for `wx.requestPayment` (flushes, no commit)."""
     if request.amount_fen > settings().donation_max_fen:
-        raise ApiError(
-            422,
+        raise DomainError(
+            Kind.INVALID,
             "amount_too_large",
             f"单笔捐赠不能超过 {settings().donation_max_fen // 100} 元",
-            {"amount_fen": [f"at most {settings().donation_max_fen}"]},
+            {"amount_fen": [f"不能超过 {settings().donation_max_fen} 分"]},
         )
     need: Need | None = None
     if request.need_id is not None:
         need = db.session.get(Need, request.need_id)
         if need is None or not need.is_public:
-            raise ApiError(404, "need_not_found", "该项目不存在或尚未公开")
+            raise DomainError(Kind.NOT_FOUND, "need_not_found", "该项目不存在或尚未公开")
         if need.status != NeedStatus.FUNDRAISING:
-            raise ApiError(409, "need_not_open", "该项目已结束筹款")
+            raise DomainError(Kind.CONFLICT, "need_not_open", "该项目已结束筹款")
         fund = need.fund
     else:
         fund = db.session.get(Fund, request.fund_id)
         if fund is None:
-            raise ApiError(404, "fund_not_found", "该基金不存在")
+            raise DomainError(Kind.NOT_FOUND, "fund_not_found", "该基金不存在")
     space = None
     if request.space_code:
         space = db.session.scalar(
             sa.select(CharitySpace).where(CharitySpace.code == request.space_code)
         )
         if space is None:
-            raise ApiError(404, "space_not_found", "该慈善空间不存在")
+            raise DomainError(Kind.NOT_FOUND, "space_not_found", "该慈善空间不存在")
     if request.message:
         from backend.wechat.content import check_text
 
@@ -149,7 +152,9 @@ def create_donation(user: User, request: DonationRequest, client_ip: str) -> Don
         )
     except WeChatPayException as exc:
         log.error("unified order %s failed: %s %s", donation.out_trade_no, exc.errcode, exc.errmsg)
-        raise ApiError(502, "payment_unavailable", "微信支付暂时不可用，请稍后再试") from None
+        raise DomainError(
+            Kind.UPSTREAM, "payment_unavailable", "微信支付暂时不可用，请稍后再试"
+        ) from None
     donation.prepay_id = result["prepay_id"]
     db.session.flush()
     log.info("donation %s ordered: %s fen", donation.out_trade_no, donation.amount_fen)
@@ -164,8 +169,9 @@ def payment_parameters(donation: Donation) -> dict[str, str]:
 
 def record_notification(kind: str, body: bytes, outcome: str, out_trade_no: str | None,
                         remote_addr: str | None) -> None:  # fmt: skip
-    """Keep a notification exactly as it came, with what became of it (one Core INSERT:
-    this runs for every notification, duplicates included)."""
+    """Keep a verified notification exactly as it came, with what became of it (one Core
+    INSERT: this runs for every verified one, duplicates included). Notifications refused
+    before their signature held go to `record_rejected_notification`, which only tallies."""
     db.session.connection().execute(
         sa.insert(PaymentNotification.__table__).values(
             kind=kind,
@@ -391,3 +397,113 @@ def notice_from_query(result: dict[str, Any]) -> PaymentNotice | None:
         openid=result.get("openid"),
         raw=result,
     )
+
+
+def income_page(
+    *, need_id: int | None = None, fund_id: int | None = None, limit: int, after: int | None
+) -> Page[Donation]:
+    """Money received by a need (or by a fund, needs and pool), newest first."""
+    stmt = sa.select(Donation).where(Donation.status.in_(RECEIVED_STATUSES))
+    stmt = stmt.where(Donation.need_id == need_id if need_id else Donation.fund_id == fund_id)
+    return keyset_page(stmt, Donation.id, limit, after)
+
+
+def donations_of(user_id: int, limit: int, after: int | None) -> Page[Donation]:
+    """A user's own donations, newest first."""
+    return keyset_page(
+        sa.select(Donation).where(Donation.user_id == user_id), Donation.id, limit, after
+    )
+
+
+def own_donation(user: User, donation_id: int) -> Donation:
+    """The user's donation; someone else's is not found, as if it did not exist."""
+    donation = db.session.get(Donation, donation_id)
+    if donation is None or donation.user_id != user.id:
+        raise not_found("donation_not_found", "捐赠记录不存在")
+    return donation
+
+
+#: at most one ALERT log line per kind, reason and sender in this many seconds
+REJECTION_ALERT_SECONDS = 60
+
+#: one row per Beijing day, kind, reason and sender: the first body's excerpt stays, the
+#: count and the last arrival move on
+REJECTED_UPSERT_SQL = sa.text("""
+INSERT INTO rejected_notifications AS r
+    (day, kind, reason, remote_addr, count, first_seen, last_seen, excerpt)
+VALUES (:day, :kind, :reason, :remote_addr, 1, :now, :now, :excerpt)
+ON CONFLICT (day, kind, reason, remote_addr) DO UPDATE
+    SET count = r.count + 1, last_seen = GREATEST(r.last_seen, EXCLUDED.last_seen)
+RETURNING r.count
+""")
+
+
+def sender_bucket(remote_addr: str | None) -> str:
+    """The sender as tallied: an IPv4 address, an IPv6 sender's /64 network, or "unknown"."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        return "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        # One subscriber usually holds a whole /64: counting its addresses apart is unbounded.
+        return str(ipaddress.IPv6Network((address.packed, 64), strict=False))
+    return str(address)
+
+
+def notification_excerpt(body: bytes) -> str:
+    """The start of a body as text: at most REJECTED_EXCERPT_CHARS characters, no NUL."""
+    from backend.donations.models import REJECTED_EXCERPT_CHARS
+
+    text = body[:REJECTED_EXCERPT_CHARS].decode("utf-8", errors="replace")
+    return text.replace("\x00", "\ufffd")  # PostgreSQL's text holds no NUL
+
+
+def record_rejected_notification(
+    kind: str, body: bytes, reason: str, remote_addr: str | None
+) -> int:
+    """Tally a notification refused before its signature held; how many so far this day.
+
+    Unverified text is not kept whole: the day's row for (kind, reason, sender) counts it,
+    and only the first body's excerpt is kept, so the table grows at most by
+    reasons × senders a day however much is posted. `reason` must be one of the adapter's
+    fixed reasons, never text from the body.
+    """
+    now = utcnow()
+    result = db.session.connection().execute(
+        REJECTED_UPSERT_SQL,
+        {
+            "day": now.astimezone(BEIJING).date(),
+            "kind": kind,
+            "reason": reason[:64],
+            "remote_addr": sender_bucket(remote_addr),
+            "now": now,
+            "excerpt": notification_excerpt(body),
+        },
+    )
+    return result.scalar_one()
+
+
+def alert_rejection(kind: str, reason: str, remote_addr: str | None, count: int) -> bool:
+    """Log an ALERT for a refused notification, at most once a minute per reason and sender.
+
+    The once-a-minute mark is a Redis key (SET NX EX); if Redis is down the alert is logged
+    anyway (failing open: an outage must not hide an attack). Whether it was logged.
+    """
+    import redis
+
+    key = f"lsa:notify-rejected:{kind}:{reason}:{sender_bucket(remote_addr)}"
+    try:
+        client: redis.Redis = current_app.extensions["redis"]
+        first = bool(client.set(key, 1, nx=True, ex=REJECTION_ALERT_SECONDS))
+    except redis.RedisError:
+        first = True
+    if first:
+        log.warning(
+            "ALERT %s notification rejected: %s from %s (%d this day)",
+            kind, reason, remote_addr or "unknown", count,
+        )  # fmt: skip
+    return first

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from backend.accounts.models import Role, RoleGrant, ScopeType, User
 from backend.accounts.services import grant_role, revoke_grant
 from backend.audit.services import diff, record
-from backend.errors import ApiError
+from backend.common.errors import DomainError, Kind
+from backend.common.paging import Page, keyset_page
 from backend.extensions import db
 from backend.funds.models import Fund
 
@@ -67,26 +68,26 @@ def update_fund(actor: User, fund: Fund, data: dict[str, Any]) -> Fund:
     return fund
 
 
-def fund_grants(fund_id: int) -> list[RoleGrant]:
-    """The fund's grants, by role then id."""
-    return list(
-        db.session.scalars(
-            sa.select(RoleGrant)
-            .where(RoleGrant.scope_type == ScopeType.FUND, RoleGrant.scope_id == fund_id)
-            .order_by(RoleGrant.role, RoleGrant.id)
-        )
+def fund_grants_page(fund_id: int, limit: int, after: int | None) -> Page[RoleGrant]:
+    """The fund's grants in the order they were made."""
+    stmt = sa.select(RoleGrant).where(
+        RoleGrant.scope_type == ScopeType.FUND, RoleGrant.scope_id == fund_id
     )
+    return keyset_page(stmt, RoleGrant.id, limit, after, descending=False)
 
 
 def appoint(actor: User | None, fund: Fund, user_id: int, role: Role) -> RoleGrant:
     """Grant a fund role to a user; the grant is recorded."""
     if role not in FUND_ROLES:
-        raise ApiError(
-            422, "invalid_role", "只能任命书记、管委会成员或监督员", {"role": ["fund roles only"]}
+        raise DomainError(
+            Kind.INVALID,
+            "invalid_role",
+            "只能任命书记、管委会成员或监督员",
+            {"role": ["只能是书记、管委会成员或监督员"]},
         )
     user = db.session.get(User, user_id)
     if user is None or user.deleted_at is not None:
-        raise ApiError(404, "user_not_found", "用户不存在")
+        raise DomainError(Kind.NOT_FOUND, "user_not_found", "用户不存在")
     existing = {g.id for g in user.grants}
     grant = grant_role(user, role, fund.id, granted_by=actor)
     if grant.id not in existing:
@@ -99,7 +100,7 @@ def dismiss(actor: User | None, fund: Fund, grant_id: int) -> None:
     """Take a fund role away; the revocation is recorded."""
     grant = db.session.get(RoleGrant, grant_id)
     if grant is None or grant.scope_type != ScopeType.FUND or grant.scope_id != fund.id:
-        raise ApiError(404, "grant_not_found", "该任命不存在")
+        raise DomainError(Kind.NOT_FOUND, "grant_not_found", "该任命不存在")
     record(actor, "role.revoke", grant, fund_id=fund.id,
            changes={"user_id": grant.user_id, "role": grant.role.value})  # fmt: skip
     revoke_grant(grant)

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from backend.common.errors import not_found
 from backend.extensions import db
 from backend.funds.backoffice import Governance, governance_of
 from backend.funds.models import Fund
+from backend.ledger.services import balance, fund_accounts
 from backend.needs.models import Need
+from backend.progress import service as progress
 
 
 @dataclass(frozen=True)
@@ -29,26 +32,30 @@ class FundSummary:
         return self.raised_fen - self.balance_fen
 
 
-def fund_summary(fund_id: int) -> FundSummary | None:
-    """The fund and its figures, or None for an unknown id."""
+def fund_summary(fund_id: int) -> FundSummary:
+    """The fund and its figures; not found for an unknown id."""
     fund = db.session.scalar(
         sa.select(Fund)
         .where(Fund.id == fund_id)
         .options(joinedload(Fund.foundation), joinedload(Fund.region))
     )
     if fund is None:
-        return None
+        raise not_found("fund_not_found", "该基金不存在")
     need_ids = db.session.scalars(
         sa.select(Need.id).where(Need.fund_id == fund.id, Need.public())
     ).all()
-    from backend.ledger.services import balance, fund_accounts
-    from backend.progress.service import fund_sums
-
     # The fund's own figures (its needs and its general pool): donations and the journal.
     return FundSummary(
         fund=fund,
         need_count=len(need_ids),
-        raised_fen=fund_sums([fund.id])[fund.id][0],
-        balance_fen=balance(fund_accounts(fund.id)),
+        raised_fen=progress.source().fund_totals([fund.id])[fund.id][0],
+        balance_fen=balance(fund_account_names(fund.id)),
         governance=governance_of(fund.id),
+    )
+
+
+def fund_account_names(fund_id: int) -> list[str]:
+    """The journal accounts of a fund: its pool and every need's."""
+    return fund_accounts(
+        fund_id, db.session.scalars(sa.select(Need.id).where(Need.fund_id == fund_id))
     )

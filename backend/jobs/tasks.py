@@ -151,7 +151,7 @@ def fund_reached_needs() -> int:
         .join(Donation, Donation.need_id == Need.id)
         .where(Need.status == NeedStatus.FUNDRAISING, Donation.paid_at.is_not(None))
         .group_by(Need.id, Need.goal_fen)
-        .having(sa.func.sum(Donation.amount_fen - Donation.refunded_fen) >= Need.goal_fen)
+        .having(sa.func.sum(Donation.net_fen) >= Need.goal_fen)
     ).scalars()
     return sum(fund_need_if_reached(need_id) for need_id in list(reached))
 

@@ -8,11 +8,14 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload, selectinload
 
 from backend.accounts.models import User
+from backend.audit.models import AuditEvent
 from backend.audit.services import diff, record
+from backend.common.errors import DomainError, Kind, conflict, not_found
+from backend.common.paging import Page, keyset_page
 from backend.common.time import beijing_today, utcnow
-from backend.errors import ApiError
 from backend.extensions import db
 from backend.funds.models import Fund
 from backend.needs.models import (
@@ -22,12 +25,14 @@ from backend.needs.models import (
     NeedCategory,
     NeedImage,
     NeedStatus,
+    ProgressUpdate,
+    UpdateKind,
 )
 from backend.uploads.models import MediaCheck, Upload
 from backend.wechat.content import check_text
 
-#: statuses in which the secretary may still edit a need
-EDITABLE = (NeedStatus.DRAFT, NeedStatus.SUBMITTED)
+#: statuses in which the secretary may still edit a need (a submitted one is frozen)
+EDITABLE = (NeedStatus.DRAFT,)
 STATUS_LABELS = {
     NeedStatus.DRAFT: "草稿",
     NeedStatus.SUBMITTED: "待发布",
@@ -51,11 +56,11 @@ class BudgetLineInput:
 def _check_budget(goal_fen: int, lines: Sequence[BudgetLineInput]) -> None:
     total = sum(line.amount_fen for line in lines)
     if total != goal_fen:
-        raise ApiError(
-            422,
+        raise DomainError(
+            Kind.INVALID,
             "budget_mismatch",
             f"预算明细合计 {total / 100:.2f} 元，与筹款目标 {goal_fen / 100:.2f} 元不一致",
-            {"budget_lines": [f"lines add up to {total} fen, the goal is {goal_fen} fen"]},
+            {"budget_lines": [f"明细合计 {total} 分，筹款目标 {goal_fen} 分"]},
         )
 
 
@@ -64,18 +69,18 @@ def _check_deadline(deadline: date | None) -> None:
         return
     today = beijing_today()
     if deadline <= today or (deadline - today).days > MAX_DEADLINE_DAYS:
-        raise ApiError(
-            422,
+        raise DomainError(
+            Kind.INVALID,
             "invalid_deadline",
             "筹款截止日期须在明天到一年之内",
-            {"deadline": ["must be after today and within a year"]},
+            {"deadline": ["须在明天到一年之内"]},
         )
 
 
 def _images(actor: User, image_ids: Sequence[int]) -> list[Upload]:
     """The uploads named, in order: images the actor uploaded that WeChat did not flag."""
     if len(set(image_ids)) != len(image_ids):
-        raise ApiError(422, "invalid_images", "图片重复", {"image_ids": ["duplicate ids"]})
+        raise DomainError(Kind.INVALID, "invalid_images", "图片重复", {"image_ids": ["图片重复"]})
     uploads = {
         u.id: u for u in db.session.scalars(sa.select(Upload).where(Upload.id.in_(image_ids)))
     }
@@ -88,11 +93,11 @@ def _images(actor: User, image_ids: Sequence[int]) -> list[Upload]:
         or uploads[i].media_check in (MediaCheck.RISKY, MediaCheck.REVIEW)
     ]
     if bad:
-        raise ApiError(
-            422,
+        raise DomainError(
+            Kind.INVALID,
             "invalid_images",
             "图片不存在、不是您上传的或未通过内容安全检测",
-            {"image_ids": [f"not usable: {', '.join(map(str, bad))}"]},
+            {"image_ids": [f"不可用：{'、'.join(map(str, bad))}"]},
         )
     return [uploads[i] for i in image_ids]
 
@@ -155,10 +160,14 @@ def create_need(actor: User, fund: Fund, data: dict[str, Any]) -> Need:
 
 
 def update_need(actor: User, need: Need, data: dict[str, Any]) -> Need:
-    """Edit a draft or submitted need; only the fields given change."""
+    """Edit a draft need; only the fields given change, and any change bumps its version."""
+    if need.status == NeedStatus.SUBMITTED:
+        raise conflict("need_not_editable", "项目已提交待发布，内容不能修改；请先撤回为草稿再修改")
     if need.status not in EDITABLE:
-        raise ApiError(
-            409, "need_not_editable", f"项目已{STATUS_LABELS[need.status]}，不能再修改内容"
+        raise DomainError(
+            Kind.CONFLICT,
+            "need_not_editable",
+            f"项目已{STATUS_LABELS[need.status]}，不能再修改内容",
         )
     before = _snapshot(need)
     lines = (
@@ -187,6 +196,8 @@ def update_need(actor: User, need: Need, data: dict[str, Any]) -> Need:
     db.session.flush()
     changes = diff(before, _snapshot(need))
     if changes:
+        need.version += 1
+        db.session.flush()
         record(actor, "need.update", need, fund_id=need.fund_id, changes=changes)
     return need
 
@@ -201,8 +212,8 @@ def move_need(
 ) -> Need:
     """Move `need` to `target` if that move is allowed; the move is recorded."""
     if target not in ALLOWED_TRANSITIONS[need.status]:
-        raise ApiError(
-            409,
+        raise DomainError(
+            Kind.CONFLICT,
             "invalid_transition",
             f"项目当前为「{STATUS_LABELS[need.status]}」，不能变为「{STATUS_LABELS[target]}」",
         )
@@ -227,15 +238,107 @@ def move_need(
     return need
 
 
-def publish_need(actor: User, need: Need, filing_number: str | None) -> Need:
-    """Start fundraising; a fund that raises publicly needs the filing number (备案编号)."""
+def publish_need(
+    actor: User, need: Need, filing_number: str | None, version: int | None = None
+) -> Need:
+    """Start fundraising on the version the admin reviewed; a fund that raises publicly
+    needs the filing number (备案编号). Callers should hold the need's row lock."""
+    if version is not None and version != need.version:
+        raise conflict(
+            "need_changed",
+            f"项目内容已更新（您审阅的是第 {version} 版，当前为第 {need.version} 版），"
+            "请重新审阅后再发布",
+        )
     if need.fund.public_fundraising and not filing_number:
-        raise ApiError(
-            422,
+        raise DomainError(
+            Kind.INVALID,
             "filing_number_required",
             "该基金为公开募捐，发布项目须填写公开募捐备案编号",
-            {"filing_number": ["required for public fundraising"]},
+            {"filing_number": ["公开募捐须填写备案编号"]},
         )
     if filing_number:
         need.filing_number = filing_number
     return move_need(actor, need, NeedStatus.FUNDRAISING, action="need.publish")
+
+
+def fund_needs_page(
+    fund: Fund, status: NeedStatus | None, limit: int, after: int | None
+) -> Page[Need]:
+    """The fund's needs in any status (or in `status`), newest first."""
+    stmt = sa.select(Need).where(Need.fund_id == fund.id).options(joinedload(Need.region))
+    if status is not None:
+        stmt = stmt.where(Need.status == status)
+    return keyset_page(stmt, Need.id, limit, after)
+
+
+def need_of_fund(fund: Fund, need_id: int) -> Need:
+    """One need of the fund in any status, with its budget and images; else not found."""
+    need = db.session.scalar(
+        sa.select(Need)
+        .where(Need.id == need_id, Need.fund_id == fund.id)
+        .options(selectinload(Need.budget_lines), selectinload(Need.images))
+    )
+    if need is None:
+        raise not_found("need_not_found", "该项目不存在")
+    return need
+
+
+def return_need(actor: User, need: Need, reason: str) -> Need:
+    """Send a submitted need back to its secretary as a draft, with the reason."""
+    if need.status != NeedStatus.SUBMITTED:
+        raise conflict("invalid_transition", "只有待发布的项目可以退回修改")
+    return move_need(actor, need, NeedStatus.DRAFT, action="need.return", reason=reason)
+
+
+def withdraw_need(actor: User, need: Need) -> Need:
+    """Take a submitted need back to draft so its secretary can edit it again."""
+    if need.status != NeedStatus.SUBMITTED:
+        raise conflict("invalid_transition", "只有待发布的项目可以撤回")
+    return move_need(actor, need, NeedStatus.DRAFT, action="need.withdraw")
+
+
+def changes_since_submission(need: Need) -> dict[str, list[Any]] | None:
+    """What the edits changed since the previous submission: `{field: [then, now]}`.
+
+    Read from the audit log: the `need.update` diffs recorded after the baseline
+    submission, folded into one diff per field. The baseline is the last `need.submit`
+    while the need is a draft again, else the one before the current submission. None
+    when the need has no earlier submission to compare with.
+    """
+    events = db.session.execute(
+        sa.select(AuditEvent.id, AuditEvent.action, AuditEvent.changes)
+        .where(
+            AuditEvent.fund_id == need.fund_id,  # the fund's index narrows the scan
+            AuditEvent.object_type == "need",
+            AuditEvent.object_id == need.id,
+            AuditEvent.action.in_(("need.submit", "need.update")),
+        )
+        .order_by(AuditEvent.id)
+    ).all()
+    submits = [e.id for e in events if e.action == "need.submit"]
+    if need.status == NeedStatus.DRAFT:
+        baseline = submits[-1] if submits else None
+    else:
+        baseline = submits[-2] if len(submits) >= 2 else None
+    if baseline is None:
+        return None
+    folded: dict[str, list[Any]] = {}
+    for event in events:
+        if event.id <= baseline or event.action != "need.update":
+            continue
+        for key, (old, new) in event.changes.items():
+            folded[key] = [folded[key][0] if key in folded else old, new]
+    return {key: pair for key, pair in folded.items() if pair[0] != pair[1]}
+
+
+def post_update(actor: User, need: Need, kind: UpdateKind, text: str) -> ProgressUpdate:
+    """A progress update, disclosure or final report on a public need (text checked)."""
+    if not need.is_public:
+        raise conflict("need_not_public", "项目发布后才能发布进展")
+    check_text(actor.openid, {"text": text}, scene=3)
+    update = ProgressUpdate(need=need, kind=kind, text=text, author_id=actor.id)
+    db.session.add(update)
+    db.session.flush()
+    record(actor, "need.update_posted", need, fund_id=need.fund_id,
+           changes={"update_id": update.id, "kind": update.kind.value})  # fmt: skip
+    return update

@@ -132,6 +132,8 @@ class Need(TimestampMixin, db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     #: why the need was closed, shown to the public
     close_reason: Mapped[str | None] = mapped_column(sa.Text)
+    #: the content's version: bumped by every edit, named by the admin who publishes it
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     fund: Mapped[Fund] = relationship()
     region: Mapped[Region] = relationship()

@@ -8,11 +8,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
+from backend.common.errors import DomainError, not_found
 from backend.extensions import db
 from backend.funds.models import Fund
 from backend.needs.disclosure import Disclosure, disclosure_of
 from backend.needs.figures import Figures, need_figures
 from backend.needs.models import Need, NeedCategory, NeedStatus
+from backend.progress.service import published_progress, read_needs, rebuild_need
 from backend.regions.models import Region
 from backend.regions.services import in_subtree
 
@@ -112,16 +114,62 @@ def public_needs_page(
     return rows[:limit], len(rows) > limit
 
 
-def get_public_need(need_id: int) -> Need | None:
-    """A published need with everything its page shows, or None."""
-    return db.session.scalar(
-        sa.select(Need)
-        .where(Need.id == need_id, Need.public())
-        .options(
+def need_not_found() -> DomainError:
+    """The one answer for a need that does not exist or that the caller may not see."""
+    return not_found("need_not_found", "该项目不存在或尚未公开")
+
+
+def public_need(need_id: int, *, page: bool = False) -> Need:
+    """A published need (with everything its page shows when `page`); else not found."""
+    stmt = sa.select(Need).where(Need.id == need_id, Need.public())
+    if page:
+        stmt = stmt.options(
             joinedload(Need.fund).joinedload(Fund.foundation),
             joinedload(Need.region),
             selectinload(Need.budget_lines),
             selectinload(Need.images),
             selectinload(Need.updates),
         )
-    )
+    need = db.session.scalar(stmt)
+    if need is None:
+        raise need_not_found()
+    return need
+
+
+@dataclass(frozen=True)
+class NeedProgress:
+    """A need's live progress, as `GET /needs/{id}/progress` shows it."""
+
+    need_id: int
+    goal_fen: int
+    raised_fen: int
+    donation_count: int
+    updated_at: datetime | None
+    stale: bool
+
+    @property
+    def percent(self) -> int:
+        """Whole percent of the goal raised."""
+        return Figures(self.raised_fen, self.donation_count).percent_of(self.goal_fen)
+
+    @property
+    def excess_fen(self) -> int:
+        """Raised beyond the goal."""
+        return Figures(self.raised_fen, self.donation_count).excess_over(self.goal_fen)
+
+
+def need_progress(need_id: int) -> NeedProgress:
+    """Live progress of a published need: Redis alone on the hot path (no SQL); PostgreSQL,
+    marked stale, when Redis is down."""
+    fast = published_progress(need_id)
+    if fast is not None:
+        goal, value = fast
+        return NeedProgress(need_id, goal, value.raised_fen, value.donation_count,
+                            value.updated_at, stale=False)  # fmt: skip
+    need = public_need(need_id)
+    progress = read_needs([need.id])[need.id]
+    if not progress.stale:
+        # A counter started before publication lacks the goal: add it, once.
+        rebuild_need(need.id, wait=False)
+    return NeedProgress(need.id, need.goal_fen, progress.raised_fen, progress.donation_count,
+                        progress.updated_at, progress.stale)  # fmt: skip

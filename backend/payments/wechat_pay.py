@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,15 +28,25 @@ log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
 #: notifications are small; anything bigger is refused before parsing
 MAX_NOTIFICATION_BYTES = 16 * 1024
+#: WeChat's order numbers (out_trade_no, transaction_id): at most 32 of these characters
+ORDER_NUMBER = re.compile(r"[0-9A-Za-z_\-|*@]{1,32}")
 
 
 class NotificationRejected(Exception):
-    """A notification we must answer FAIL to: bad XML, bad signature, or a mismatch."""
+    """A notification we must answer FAIL to: bad XML, bad signature, or a mismatch.
 
-    def __init__(self, reason: str, out_trade_no: str | None = None) -> None:
+    `reason` is one of a fixed set of texts, never the sender's; `verified` says whether
+    the signature held (only WeChat, or whoever holds our key, can have sent it);
+    `out_trade_no` is the order it names when that is well formed, else None.
+    """
+
+    def __init__(
+        self, reason: str, out_trade_no: str | None = None, *, verified: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.out_trade_no = out_trade_no
+        self.verified = verified
 
 
 class LinshanWeChatPay(WeChatPay):
@@ -59,11 +70,20 @@ class LinshanWeChatPay(WeChatPay):
         return data
 
 
+def same_text(given: str, expected: str) -> bool:
+    """Constant-time equality of two texts, whatever characters they hold.
+
+    `hmac.compare_digest` refuses str with non-ASCII characters (TypeError); comparing the
+    UTF-8 bytes answers False for any text a sender may put there instead of raising.
+    """
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
+
+
 def signature_matches(data: dict[str, Any], api_key: str) -> bool:
     """Whether `data["sign"]` is the MD5 signature of the other fields (constant time)."""
     fields = {k: v for k, v in data.items() if k != "sign"}
     expected = calculate_signature(fields, api_key)
-    return hmac.compare_digest(str(data.get("sign", "")).upper(), expected)
+    return same_text(str(data.get("sign", "")).upper(), expected)
 
 
 def init_payments(app: Flask) -> None:
@@ -105,35 +125,46 @@ def parse_notification(body: bytes, settings: Settings) -> PaymentNotice:
         raise NotificationRejected("body too large")
     try:
         document = xmltodict.parse(body, disable_entities=True)
-    except (ExpatError, ValueError, xmltodict.ParsingInterrupted):
+    except (ExpatError, ValueError, LookupError, xmltodict.ParsingInterrupted):
+        # LookupError: an XML declaration naming an encoding Python does not know
         raise NotificationRejected("malformed xml") from None
     data = document.get("xml") if isinstance(document, dict) else None
     if not isinstance(data, dict) or any(not isinstance(v, str | None) for v in data.values()):
         raise NotificationRejected("malformed xml")
     data = {k: v or "" for k, v in data.items()}
     out_trade_no = data.get("out_trade_no") or None
+    named = out_trade_no if out_trade_no and ORDER_NUMBER.fullmatch(out_trade_no) else None
     if data.get("return_code") != "SUCCESS":
-        raise NotificationRejected("return_code not SUCCESS", out_trade_no)
+        raise NotificationRejected("return_code not SUCCESS", named)
     if not signature_matches(data, settings.wechat_pay_key):
-        raise NotificationRejected("bad signature", out_trade_no)
-    if not hmac.compare_digest(data.get("appid", ""), settings.wechat_appid):
-        raise NotificationRejected("appid mismatch", out_trade_no)
-    if not hmac.compare_digest(data.get("mch_id", ""), settings.wechat_mch_id):
-        raise NotificationRejected("mch_id mismatch", out_trade_no)
+        raise NotificationRejected("bad signature", named)
+
+    def refuse(reason: str) -> NotificationRejected:
+        return NotificationRejected(reason, named, verified=True)
+
+    if not same_text(data.get("appid", ""), settings.wechat_appid):
+        raise refuse("appid mismatch")
+    if not same_text(data.get("mch_id", ""), settings.wechat_mch_id):
+        raise refuse("mch_id mismatch")
     if not out_trade_no:
-        raise NotificationRejected("no out_trade_no")
+        raise refuse("no out_trade_no")
+    if named is None:
+        raise refuse("bad out_trade_no")  # never one of ours, nor storable
     fee = data.get("total_fee", "")
-    if not fee.isdigit():
-        raise NotificationRejected("bad total_fee", out_trade_no)
+    # ASCII ("²".isdigit(), but int("²") raises) and short enough for a BIGINT
+    if not (fee.isascii() and fee.isdigit() and len(fee) <= 18):
+        raise refuse("bad total_fee")
     paid = data.get("result_code") == "SUCCESS"
     time_end = None
     if data.get("time_end"):
         try:
             time_end = datetime.strptime(data["time_end"], "%Y%m%d%H%M%S").replace(tzinfo=BEIJING)
         except ValueError:
-            raise NotificationRejected("bad time_end", out_trade_no) from None
+            raise refuse("bad time_end") from None
     if paid and not data.get("transaction_id"):
-        raise NotificationRejected("no transaction_id", out_trade_no)
+        raise refuse("no transaction_id")
+    if data.get("transaction_id") and not ORDER_NUMBER.fullmatch(data["transaction_id"]):
+        raise refuse("bad transaction_id")
     return PaymentNotice(
         out_trade_no=out_trade_no,
         transaction_id=data.get("transaction_id", ""),
@@ -177,6 +208,7 @@ __all__ = [
     "init_payments",
     "parse_notification",
     "query_order",
+    "same_text",
     "signature_matches",
     "wechat_time",
 ]

@@ -7,13 +7,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import redis
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
 from backend.common.time import utcnow
-from backend.donations.models import Donation, DonationStatus
 from backend.extensions import db
 from backend.progress.counter import (
     APPLIED,
@@ -71,39 +71,35 @@ def counter() -> ProgressCounter:
     return found
 
 
-def _counted_statuses() -> tuple[DonationStatus, ...]:
-    return (
-        DonationStatus.PAID,
-        DonationStatus.REFUNDING,
-        DonationStatus.PARTIALLY_REFUNDED,
-    )
+class CounterSource(Protocol):
+    """Where counters are rebuilt and checked from: PostgreSQL's own figures. The counters
+    know nothing of orders; the donations package provides this at start-up."""
+
+    def need_totals(self, need_ids: list[int]) -> dict[int, tuple[int, int]]:
+        """raised_fen and donation_count of needs."""
+        ...
+
+    def fund_totals(self, fund_ids: list[int]) -> dict[int, tuple[int, int]]:
+        """raised_fen and donation_count of funds."""
+        ...
+
+    def published_goal(self, need_id: int) -> int | None:
+        """A public need's (frozen) goal, None for a need not public."""
+        ...
+
+    def all_ids(self) -> tuple[list[int], list[int]]:
+        """Every need id and every fund id."""
+        ...
 
 
-def _sums(column: sa.ColumnElement[int], ids: list[int]) -> dict[int, tuple[int, int]]:
-    """raised_fen and donation_count per id from the donations table."""
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(
-            column,
-            sa.func.coalesce(sa.func.sum(Donation.amount_fen - Donation.refunded_fen), 0),
-            sa.func.count().filter(Donation.status.in_(_counted_statuses())),
-        )
-        .where(column.in_(ids), Donation.paid_at.is_not(None))
-        .group_by(column)
-    )
-    found = {row[0]: (int(row[1]), int(row[2])) for row in rows}
-    return {i: found.get(i, (0, 0)) for i in ids}
+def use_source(app: Flask, source: CounterSource) -> None:
+    """Tell the app's counters where PostgreSQL's figures come from."""
+    app.extensions["progress_source"] = source
 
 
-def need_sums(need_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """PostgreSQL's raised_fen and donation_count of needs."""
-    return _sums(Donation.need_id, need_ids)
-
-
-def fund_sums(fund_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """PostgreSQL's raised_fen and donation_count of funds (needs and pool)."""
-    return _sums(Donation.fund_id, fund_ids)
+def source() -> CounterSource:
+    """The app's counter source."""
+    return current_app.extensions["progress_source"]
 
 
 def _unapplied_event_ids(field: str, value: int) -> list[int]:
@@ -126,12 +122,9 @@ def rebuild_need(need_id: int, wait: bool = True) -> bool:
         sa.select(sa.func.pg_try_advisory_xact_lock(NEED_LOCK_CLASS, need_id))
     ):
         return False
-    from backend.needs.models import Need
-
-    need = db.session.get(Need, need_id)
-    raised, count = need_sums([need_id])[need_id]
+    raised, count = source().need_totals([need_id])[need_id]
     # A published need's goal never changes: keeping it here lets a progress read skip SQL.
-    goal = need.goal_fen if need is not None and need.is_public else None
+    goal = source().published_goal(need_id)
     counter().rebuild(
         need_key(need_id), raised, count, _unapplied_event_ids("need_id", need_id), goal
     )
@@ -141,7 +134,7 @@ def rebuild_need(need_id: int, wait: bool = True) -> bool:
 def rebuild_fund(fund_id: int) -> None:
     """Rewrite a fund's counter from PostgreSQL, payments to it held off meanwhile."""
     db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(FUND_LOCK_CLASS, fund_id)))
-    raised, count = fund_sums([fund_id])[fund_id]
+    raised, count = source().fund_totals([fund_id])[fund_id]
     counter().rebuild(fund_key(fund_id), raised, count, _unapplied_event_ids("fund_id", fund_id))
 
 
@@ -229,7 +222,7 @@ def read_needs(need_ids: list[int]) -> dict[int, Progress]:
         values = counter().read_many((need_key(i) for i in need_ids), cached=True)
     except redis.RedisError as exc:
         log.warning("progress: Redis unavailable (%s); reading PostgreSQL", exc.__class__.__name__)
-        sums = need_sums(need_ids)
+        sums = source().need_totals(need_ids)
         return {i: Progress(*sums[i], updated_at=None, stale=True) for i in need_ids}
     result: dict[int, Progress] = {}
     missing = []
@@ -241,7 +234,7 @@ def read_needs(need_ids: list[int]) -> dict[int, Progress]:
         else:
             missing.append(need_id)
     if missing:
-        sums = need_sums(missing)
+        sums = source().need_totals(missing)
         for need_id in missing:
             result[need_id] = Progress(*sums[need_id], updated_at=utcnow(), stale=False)
             try:
@@ -266,11 +259,7 @@ def check_counters(repair: bool = False) -> list[Difference]:
     Events committed but not yet applied are added to Redis's figures before comparing, so
     a payment in flight is not reported as a difference.
     """
-    from backend.funds.models import Fund
-    from backend.needs.models import Need
-
-    need_ids = list(db.session.scalars(sa.select(Need.id).order_by(Need.id)))
-    fund_ids = list(db.session.scalars(sa.select(Fund.id).order_by(Fund.id)))
+    need_ids, fund_ids = source().all_ids()
     # Committed events a counter has not counted yet: not applied in PostgreSQL's view, and
     # not in the counter's set either (a rebuild may have counted them already).
     unapplied = [
@@ -293,8 +282,8 @@ def check_counters(repair: bool = False) -> list[Difference]:
         pending[key][1] += event.payload["donation_count"]
     differences = []
     for keys, sums in (
-        ([need_key(i) for i in need_ids], need_sums(need_ids)),
-        ([fund_key(i) for i in fund_ids], fund_sums(fund_ids)),
+        ([need_key(i) for i in need_ids], source().need_totals(need_ids)),
+        ([fund_key(i) for i in fund_ids], source().fund_totals(fund_ids)),
     ):
         values = counter().read_many(keys)
         for key, value, expected in zip(keys, values, sums.values(), strict=True):

@@ -2,41 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from backend.common.errors import not_found
+from backend.common.paging import Page, keyset_page
 from backend.extensions import db
 from backend.needs.models import Need, NeedStatus
+from backend.needs.services import NeedCard, with_figures
 from backend.regions.models import Region
 from backend.regions.services import in_subtree
 from backend.spaces.models import CharitySpace
 
 
-def spaces_page(
-    region: Region | None, limit: int, after_id: int | None
-) -> tuple[list[CharitySpace], bool]:
-    """Spaces in `region` and below, by id; also whether more follow."""
-    stmt = (
-        sa.select(CharitySpace)
-        .options(joinedload(CharitySpace.region), joinedload(CharitySpace.fund))
-        .order_by(CharitySpace.id)
-        .limit(limit + 1)
+def spaces_page(region: Region | None, limit: int, after: int | None) -> Page[CharitySpace]:
+    """Spaces in `region` and below, in the order they were opened."""
+    stmt = sa.select(CharitySpace).options(
+        joinedload(CharitySpace.region), joinedload(CharitySpace.fund)
     )
     if region is not None:
         stmt = stmt.join(Region, CharitySpace.region_id == Region.id).where(in_subtree(region))
-    if after_id is not None:
-        stmt = stmt.where(CharitySpace.id > after_id)
-    rows = list(db.session.scalars(stmt).unique())
-    return rows[:limit], len(rows) > limit
+    return keyset_page(stmt, CharitySpace.id, limit, after, descending=False)
 
 
-def get_space(code: str) -> CharitySpace | None:
-    """A space by its public code."""
-    return db.session.scalar(
+def get_space(code: str) -> CharitySpace:
+    """A space by its public code; not found otherwise."""
+    space = db.session.scalar(
         sa.select(CharitySpace)
         .where(CharitySpace.code == code)
         .options(joinedload(CharitySpace.region), joinedload(CharitySpace.fund))
     )
+    if space is None:
+        raise not_found("space_not_found", "该慈善空间不存在")
+    return space
 
 
 def open_needs_of(space: CharitySpace) -> list[Need]:
@@ -49,3 +49,20 @@ def open_needs_of(space: CharitySpace) -> list[Need]:
             .order_by(Need.published_at.desc(), Need.id.desc())
         )
     )
+
+
+@dataclass(frozen=True)
+class SpaceDetail:
+    """A space with the needs it collects for, as its scan page shows it."""
+
+    space: CharitySpace
+    needs: list[NeedCard]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.space, name)
+
+
+def space_detail(code: str) -> SpaceDetail:
+    """The space with this code and its open needs with their figures; not found otherwise."""
+    space = get_space(code)
+    return SpaceDetail(space, with_figures(open_needs_of(space)))

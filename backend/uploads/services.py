@@ -15,8 +15,8 @@ from PIL import Image, ImageOps
 from wechatpy.exceptions import WeChatClientException
 
 from backend.accounts.models import User
-from backend.accounts.services import CONTROL_CHARACTERS
-from backend.errors import ApiError
+from backend.common.errors import DomainError, Kind
+from backend.common.text import CONTROL_CHARACTERS
 from backend.extensions import db
 from backend.uploads.models import MediaCheck, Upload
 from backend.uploads.storage import get_storage, new_key, thumbnail_key
@@ -73,9 +73,9 @@ class Prepared:
     height: int | None = None
 
 
-def too_large() -> ApiError:
+def too_large() -> DomainError:
     """The error for a file over the limit."""
-    return ApiError(413, "file_too_large", "文件不能超过 10 MB")
+    return DomainError(Kind.TOO_LARGE, "file_too_large", "文件不能超过 10 MB")
 
 
 def sniff(data: bytes) -> FileKind | None:
@@ -100,14 +100,14 @@ def clean_name(filename: str | None) -> str | None:
     return name[:MAX_NAME_LENGTH] or None
 
 
-def unreadable() -> ApiError:
+def unreadable() -> DomainError:
     """The error for a file of an accepted type that cannot be read."""
-    return ApiError(422, "file_unreadable", "文件已损坏或无法读取，请重新选择")
+    return DomainError(Kind.INVALID, "file_unreadable", "文件已损坏或无法读取，请重新选择")
 
 
-def too_many_pixels() -> ApiError:
+def too_many_pixels() -> DomainError:
     """The error for an image whose pixel count would exhaust memory when decoded."""
-    return ApiError(422, "image_too_large", "图片尺寸过大，请缩小后再上传")
+    return DomainError(Kind.INVALID, "image_too_large", "图片尺寸过大，请缩小后再上传")
 
 
 def check_pdf(data: bytes) -> None:
@@ -211,12 +211,14 @@ def prepare_image(data: bytes, kind: FileKind) -> Prepared:
 def prepare(data: bytes) -> Prepared:
     """Check size and type, then make the bytes to store; every refusal is a 4xx."""
     if not data:
-        raise ApiError(400, "file_empty", "文件为空，请重新选择")
+        raise DomainError(Kind.BAD_REQUEST, "file_empty", "文件为空，请重新选择")
     if len(data) > MAX_UPLOAD_BYTES:
         raise too_large()
     kind = sniff(data)
     if kind is None:
-        raise ApiError(415, "unsupported_file_type", "只支持 JPEG、PNG、WebP 图片和 PDF 文件")
+        raise DomainError(
+            Kind.UNSUPPORTED, "unsupported_file_type", "只支持 JPEG、PNG、WebP 图片和 PDF 文件"
+        )
     if kind is PDF:
         check_pdf(data)
         return Prepared(kind=kind, data=data)
@@ -240,7 +242,9 @@ def request_media_check(owner: User, media_url: str) -> str:
         raise wechat_unavailable(exc) from None
     except requests.RequestException as exc:
         log.error("WeChat media check unreachable: %s", exc)
-        raise ApiError(502, "wechat_unavailable", "微信服务暂时不可用，请稍后再试") from None
+        raise DomainError(
+            Kind.UPSTREAM, "wechat_unavailable", "微信服务暂时不可用，请稍后再试"
+        ) from None
     return str(answer["trace_id"])
 
 

@@ -6,16 +6,16 @@ import logging
 
 from wechatpy.exceptions import WeChatClientException
 
-from backend.errors import ApiError
+from backend.common.errors import DomainError, Kind
 from backend.wechat.client import get_wechat
 
 log = logging.getLogger(__name__)
 
 
-def wechat_unavailable(exc: WeChatClientException) -> ApiError:
+def wechat_unavailable(exc: WeChatClientException) -> DomainError:
     """The error when WeChat fails us, logged for the operator."""
     log.error("WeChat call failed: errcode=%s errmsg=%s", exc.errcode, exc.errmsg)
-    return ApiError(502, "wechat_unavailable", "微信服务暂时不可用，请稍后再试")
+    return DomainError(Kind.UPSTREAM, "wechat_unavailable", "微信服务暂时不可用，请稍后再试")
 
 
 def check_text(openid: str | None, fields: dict[str, str], scene: int = 1) -> None:
@@ -31,4 +31,6 @@ def check_text(openid: str | None, fields: dict[str, str], scene: int = 1) -> No
         if result.get("result", {}).get("suggest", "pass") != "pass":
             flagged[field] = ["content rejected"]
     if flagged:
-        raise ApiError(422, "content_rejected", "内容未通过安全检测，请修改后重试", flagged)
+        raise DomainError(
+            Kind.INVALID, "content_rejected", "内容未通过安全检测，请修改后重试", flagged
+        )

@@ -4,30 +4,29 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from backend.api.schemas import (
-    CATEGORY_VALUES,
+from backend.api.schemas.base import (
     BeijingDateTime,
+    Id,
+    PageArgsSchema,
+    PageSchema,
+    RefSchema,
+    one_line,
+    plain_text,
+)
+from backend.api.schemas.public import (
+    CATEGORY_VALUES,
     BudgetLineSchema,
     GovernanceSchema,
-    RefSchema,
     UpdateSchema,
 )
+from backend.needs.backoffice import changes_since_submission
 from backend.needs.models import NeedStatus
-
-
-def _no_control(value: str) -> None:
-    from backend.accounts.services import CONTROL_CHARACTERS
-
-    if CONTROL_CHARACTERS.search(value.replace("\n", "")):
-        raise ma.ValidationError("must not contain control characters")
 
 
 class BudgetLineInputSchema(ma.Schema):
     """One budget line: what the money buys and how much."""
 
-    item = ma.fields.String(
-        required=True, validate=[ma.validate.Length(min=1, max=50), _no_control]
-    )
+    item = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=50), one_line])
     amount_fen = ma.fields.Integer(
         required=True, strict=True, validate=ma.validate.Range(min=1, max=100_000_000)
     )
@@ -36,12 +35,10 @@ class BudgetLineInputSchema(ma.Schema):
 class NeedInputSchema(ma.Schema):
     """A need as the secretary writes it (amounts in integer fen)."""
 
-    title = ma.fields.String(
-        required=True, validate=[ma.validate.Length(min=2, max=30), _no_control]
-    )
+    title = ma.fields.String(required=True, validate=[ma.validate.Length(min=2, max=30), one_line])
     category = ma.fields.String(required=True, validate=ma.validate.OneOf(CATEGORY_VALUES))
     story = ma.fields.String(
-        required=True, validate=[ma.validate.Length(min=20, max=2000), _no_control]
+        required=True, validate=[ma.validate.Length(min=20, max=2000), plain_text]
     )
     goal_fen = ma.fields.Integer(
         required=True, strict=True, validate=ma.validate.Range(min=100, max=100_000_000)
@@ -55,9 +52,7 @@ class NeedInputSchema(ma.Schema):
         required=True,
         validate=ma.validate.Length(min=1, max=20),
     )
-    image_ids = ma.fields.List(
-        ma.fields.Integer(strict=True), load_default=list, validate=ma.validate.Length(max=9)
-    )
+    image_ids = ma.fields.List(Id(), load_default=list, validate=ma.validate.Length(max=9))
 
 
 class NeedPatchSchema(NeedInputSchema):
@@ -68,15 +63,22 @@ class ReasonSchema(ma.Schema):
     """A reason the public or the secretary will read."""
 
     reason = ma.fields.String(
-        required=True, validate=[ma.validate.Length(min=4, max=500), _no_control]
+        required=True, validate=[ma.validate.Length(min=4, max=500), plain_text]
     )
 
 
 class PublishSchema(ma.Schema):
-    """Publication: the filing number where the fund raises publicly."""
+    """Publication: the version reviewed, and the filing number where the fund raises
+    publicly."""
 
     filing_number = ma.fields.String(
-        load_default=None, validate=[ma.validate.Length(min=4, max=64), _no_control]
+        load_default=None, validate=[ma.validate.Length(min=4, max=64), one_line]
+    )
+    version = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(min=1),
+        metadata={"description": "the need's `version` the admin reviewed; another is a 409"},
     )
 
 
@@ -84,7 +86,7 @@ class ProgressInputSchema(ma.Schema):
     """A progress update, periodic disclosure or final report."""
 
     text = ma.fields.String(
-        required=True, validate=[ma.validate.Length(min=10, max=2000), _no_control]
+        required=True, validate=[ma.validate.Length(min=10, max=2000), plain_text]
     )
     kind = ma.fields.String(
         load_default="progress", validate=ma.validate.OneOf(["progress", "disclosure", "final"])
@@ -116,6 +118,17 @@ class BackOfficeNeedDetailSchema(ma.Schema):
     published_at = BeijingDateTime(allow_none=True)
     ended_at = BeijingDateTime(allow_none=True)
     close_reason = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(
+        metadata={"description": "bumped by every edit; publishing names the version reviewed"}
+    )
+    changes_since_submission = ma.fields.Function(
+        changes_since_submission,
+        allow_none=True,
+        metadata={
+            "description": "{field: [at the previous submission, now]}; null when the need "
+            "was not submitted before"
+        },
+    )
 
 
 class FundPatchSchema(ma.Schema):
@@ -136,8 +149,8 @@ class GrantOutSchema(ma.Schema):
     created_at = BeijingDateTime()
 
 
-class FundRolesSchema(ma.Schema):
-    """The fund's people and whether they meet the rules."""
+class FundRolesSchema(PageSchema):
+    """A page of the fund's people, and whether they meet the rules."""
 
     items = ma.fields.List(ma.fields.Nested(GrantOutSchema))
     governance = ma.fields.Nested(GovernanceSchema)
@@ -146,7 +159,7 @@ class FundRolesSchema(ma.Schema):
 class GrantInputSchema(ma.Schema):
     """Appoint a user to a fund role."""
 
-    user_id = ma.fields.Integer(required=True, strict=True)
+    user_id = Id(required=True)
     role = ma.fields.String(
         required=True, validate=ma.validate.OneOf(["secretary", "committee", "supervisor"])
     )
@@ -175,3 +188,31 @@ class AuditPageSchema(ma.Schema):
 
 
 NEED_STATUS_VALUES = [s.value for s in NeedStatus]
+
+
+class FundNeedsArgsSchema(PageArgsSchema):
+    """`?status=` of a fund's need list."""
+
+    status = ma.fields.String(validate=ma.validate.OneOf(NEED_STATUS_VALUES))
+
+
+class BackOfficeNeedSchema(ma.Schema):
+    """A need as the fund's team sees it, drafts included."""
+
+    id = ma.fields.Integer()
+    title = ma.fields.String()
+    category = ma.fields.String()
+    status = ma.fields.String()
+    region = ma.fields.Nested(RefSchema)
+    goal_fen = ma.fields.Integer()
+    deadline = ma.fields.Date(allow_none=True)
+    filing_number = ma.fields.String(allow_none=True)
+    created_at = BeijingDateTime()
+    updated_at = BeijingDateTime()
+    published_at = BeijingDateTime(allow_none=True)
+
+
+class BackOfficeNeedPageSchema(PageSchema):
+    """A page of the fund's needs, drafts included."""
+
+    items = ma.fields.List(ma.fields.Nested(BackOfficeNeedSchema))

@@ -1,39 +1,18 @@
-"""Marshmallow schemas shared by the public endpoints."""
+"""Schemas of the public endpoints: needs, progress, ledgers, funds, spaces, statistics."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 import marshmallow as ma
 
-from backend.api.base import PageArgsSchema
-from backend.common.time import BEIJING
+from backend.api.schemas.base import (
+    BeijingDateTime,
+    Id,
+    PageArgsSchema,
+    PageSchema,
+    QuerySchema,
+    RefSchema,
+)
 from backend.needs.models import CATEGORY_LABELS, PUBLIC_STATUSES, NeedCategory
-
-
-class BeijingDateTime(ma.fields.DateTime):
-    """An aware datetime written in ISO 8601 with the Beijing offset (+08:00)."""
-
-    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
-        if value is None:
-            return None
-        return value.astimezone(BEIJING).isoformat()
-
-
-class QuerySchema(ma.Schema):
-    """Query strings ignore parameters they do not know (cache busters and the like)."""
-
-    class Meta:
-        unknown = ma.EXCLUDE
-
-
-class RefSchema(ma.Schema):
-    """`{id, name}` of a related object."""
-
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-
 
 CATEGORY_VALUES = [c.value for c in NeedCategory]
 PUBLIC_STATUS_VALUES = [s.value for s in PUBLIC_STATUSES]
@@ -58,12 +37,6 @@ class NeedItemSchema(ma.Schema):
     percent = ma.fields.Integer()
     deadline = ma.fields.Date(allow_none=True)
     published_at = BeijingDateTime()
-
-
-class PageSchema(ma.Schema):
-    """`{items, next_cursor}` of every list."""
-
-    next_cursor = ma.fields.String(allow_none=True)
 
 
 class NeedPageSchema(PageSchema):
@@ -123,10 +96,8 @@ class NeedDetailSchema(NeedItemSchema):
 class NeedListArgsSchema(PageArgsSchema):
     """Filters of the public need list."""
 
-    region_id = ma.fields.Integer(
-        validate=ma.validate.Range(min=1), metadata={"description": "this region and below"}
-    )
-    fund_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    region_id = Id(strict=False, metadata={"description": "this region and below"})
+    fund_id = Id(strict=False)
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORY_VALUES))
     status = ma.fields.String(
         validate=ma.validate.OneOf(PUBLIC_STATUS_VALUES),
@@ -177,7 +148,7 @@ class FundSchema(ma.Schema):
 class RegionArgsSchema(QuerySchema):
     """`?region_id=`: a region and everything below it."""
 
-    region_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    region_id = Id(strict=False)
 
 
 class SpaceListArgsSchema(RegionArgsSchema, PageArgsSchema):
@@ -231,3 +202,45 @@ class StatsSchema(ma.Schema):
     beneficiary_count = ma.fields.Integer()
     space_count = ma.fields.Integer()
     targets = ma.fields.List(ma.fields.Nested(TargetSchema))
+
+
+class IncomeSchema(ma.Schema):
+    """A received donation as the public sees it: the name masked, never an openid or phone."""
+
+    id = ma.fields.Integer()
+    donor = ma.fields.String(attribute="public_name", metadata={"description": "张** or 爱心人士"})
+    amount_fen = ma.fields.Integer()
+    refunded_fen = ma.fields.Integer()
+    message = ma.fields.String()
+    paid_at = BeijingDateTime()
+    need_id = ma.fields.Integer(allow_none=True)
+
+
+class IncomePageSchema(ma.Schema):
+    """A page of income, newest first."""
+
+    items = ma.fields.List(ma.fields.Nested(IncomeSchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class LedgerSchema(ma.Schema):
+    """Income, disbursed expenses, and the balance derived from the journal."""
+
+    income = ma.fields.Nested(IncomePageSchema)
+    expenses = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "disbursed expenses with their evidence"}
+    )
+    balance_fen = ma.fields.Integer()
+
+
+class ProgressSchema(ma.Schema):
+    """A need's live progress; `stale` is true when Redis could not be read."""
+
+    need_id = ma.fields.Integer()
+    goal_fen = ma.fields.Integer()
+    raised_fen = ma.fields.Integer()
+    donation_count = ma.fields.Integer()
+    percent = ma.fields.Integer()
+    excess_fen = ma.fields.Integer()
+    updated_at = BeijingDateTime(allow_none=True)
+    stale = ma.fields.Boolean()

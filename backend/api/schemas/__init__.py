@@ -1,0 +1,1 @@
+"""Every request and response schema of the API, in one place (one module per area)."""

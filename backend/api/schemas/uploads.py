@@ -1,0 +1,42 @@
+"""Schemas of uploads."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest.fields import Upload as UploadField
+
+from backend.api.schemas.base import BeijingDateTime
+from backend.uploads.models import MediaCheck
+from backend.uploads.storage import get_storage
+
+
+class UploadArgsSchema(ma.Schema):
+    """`multipart/form-data` with the file in the `file` part."""
+
+    # Not required here: a missing part is a 400 file_missing, not a validation 422.
+    file = UploadField(metadata={"description": "JPEG, PNG, WebP or PDF, up to 10 MB"})
+
+
+class UploadSchema(ma.Schema):
+    """A stored file."""
+
+    id = ma.fields.Integer()
+    url = ma.fields.Function(lambda upload: get_storage().url(upload.storage_key))
+    thumbnail_url = ma.fields.Function(
+        lambda upload: get_storage().url(upload.thumbnail_key) if upload.thumbnail_key else None,
+        metadata={"description": "JPEG, at most 480 px on the long side; null for PDFs"},
+    )
+    content_type = ma.fields.String(
+        metadata={"enum": ["image/jpeg", "image/png", "image/webp", "application/pdf"]}
+    )
+    size = ma.fields.Integer(metadata={"description": "bytes stored (metadata stripped)"})
+    width = ma.fields.Integer(allow_none=True)
+    height = ma.fields.Integer(allow_none=True)
+    media_check = ma.fields.String(
+        metadata={
+            "enum": [check.value for check in MediaCheck],
+            "description": "WeChat's content check: images start pending",
+        }
+    )
+    original_name = ma.fields.String(allow_none=True)
+    created_at = BeijingDateTime()
