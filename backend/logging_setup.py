@@ -21,6 +21,8 @@ import uuid
 
 from flask import Flask, Response, g, has_request_context, request
 
+from backend.common.text import CONTROL_CHARACTERS
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 #: how each line of a traceback (or stack) below a record starts
@@ -28,9 +30,6 @@ CONTINUATION = "  | "
 #: loggers, besides the root, whose handlers write lines of their own (gunicorn's)
 OTHER_LOGGERS = ("gunicorn.error", "gunicorn.access")
 
-#: C0 and C1 controls, DEL, zero-width and bidi formatting characters, line and paragraph
-#: separators, the byte-order mark: escaped wherever they appear in a log line
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -45,7 +44,7 @@ def _escape(match: re.Match[str]) -> str:
 
 def escape_controls(text: str) -> str:
     """`text` with control and line-breaking characters as escapes (\\n, \\x1b, \\u2028)."""
-    return _UNSAFE.sub(_escape, text)
+    return CONTROL_CHARACTERS.sub(_escape, text)
 
 
 def _continuation(text: str) -> str:

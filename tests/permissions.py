@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from backend.accounts.models import Role
 from backend.accounts.services import find_user, grant_role
 from backend.extensions import db
-from backend.funds.models import Fund
+from backend.funds.models import Foundation, Fund
 
 #: everyone the matrix is checked for
 ACTORS = (
@@ -117,3 +118,18 @@ def check_matrix(
         else:
             assert response.status_code == 403, (actor, response.get_json())
     return statuses
+
+
+def actors_over_public_fund(app: Flask, foundation_name: str, credit_code: str,
+                            mch_id: str) -> Actors:  # fmt: skip
+    """Every actor, over the first demo fund that raises publicly; `other_fund` is another
+    demo fund, and the other foundation admin's foundation a new one with these details."""
+    with app.app_context():
+        funds = db.session.scalars(sa.select(Fund).order_by(Fund.id)).all()
+        fund = next(f for f in funds if f.public_fundraising)
+        other = next(f for f in funds if f.id != fund.id)
+        other_foundation = Foundation(name=foundation_name, credit_code=credit_code,
+                                      mch_id=mch_id)  # fmt: skip
+        db.session.add(other_foundation)
+        db.session.commit()
+        return make_actors(app, app.test_client(), fund, other, other_foundation.id)

@@ -13,10 +13,10 @@ from backend.audit.models import AuditEvent
 from backend.common.errors import DomainError, Kind
 from backend.common.time import beijing_today, utcnow
 from backend.extensions import db
-from backend.funds.models import Foundation, Fund
+from backend.funds.models import Fund
 from backend.needs.backoffice import move_need
 from backend.needs.models import ALLOWED_TRANSITIONS, Need, NeedCategory, NeedStatus
-from tests.permissions import OUTSIDERS, Actors, check_matrix, make_actors
+from tests.permissions import OUTSIDERS, Actors, actors_over_public_fund, check_matrix
 from tests.support import assert_error_shape
 
 pytestmark = pytest.mark.usefixtures("demo")
@@ -26,16 +26,7 @@ ALL_FUND_ROLES = {"secretary", "committee", "supervisor", "foundation_admin", "p
 
 @pytest.fixture(scope="module")
 def actors(app, demo) -> Actors:
-    client = app.test_client()
-    with app.app_context():
-        funds = db.session.scalars(sa.select(Fund).order_by(Fund.id)).all()
-        fund = next(f for f in funds if f.public_fundraising)
-        other = next(f for f in funds if f.id != fund.id)
-        other_foundation = Foundation(name="另一家基金会", credit_code="53000000OTHER0002X",
-                                      mch_id="1900000111")  # fmt: skip
-        db.session.add(other_foundation)
-        db.session.commit()
-        return make_actors(app, client, fund, other, other_foundation.id)
+    return actors_over_public_fund(app, "另一家基金会", "53000000OTHER0002X", "1900000111")
 
 
 def draft_body(**changes) -> dict:

@@ -4,11 +4,8 @@ what changed since the previous submission."""
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
-from backend.extensions import db
-from backend.funds.models import Foundation, Fund
-from tests.permissions import Actors, check_matrix, make_actors
+from tests.permissions import Actors, actors_over_public_fund, check_matrix
 from tests.support import assert_error_shape
 from tests.test_back_office import create_draft
 
@@ -20,15 +17,7 @@ FILING = "53330100MJ8820416T-2026-0777"
 @pytest.fixture(scope="module")
 def actors(app, demo) -> Actors:
     """Every role over a fund that raises publicly (and over another fund and foundation)."""
-    with app.app_context():
-        funds = db.session.scalars(sa.select(Fund).order_by(Fund.id)).all()
-        fund = next(f for f in funds if f.public_fundraising)
-        other = next(f for f in funds if f.id != fund.id)
-        other_foundation = Foundation(name="版本测试基金会", credit_code="53000000VERS0003X",
-                                      mch_id="1900000222")  # fmt: skip
-        db.session.add(other_foundation)
-        db.session.commit()
-        return make_actors(app, app.test_client(), fund, other, other_foundation.id)
+    return actors_over_public_fund(app, "版本测试基金会", "53000000VERS0003X", "1900000222")
 
 
 def detail(client, actors: Actors, nid: int) -> dict:

@@ -80,21 +80,9 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
 
 
-#: the name a deleted donor's donations show in public
-DELETED_DONOR_NAME = "爱心人士"
-
-
 def delete_account(user: User) -> None:
-    """Remove personal data and roles; the user's donations stay, pseudonymised."""
-    # The donations table is reached through the metadata, not the model: accounts must not
-    # import donations (donations sits on no import cycle). Amounts, status, payment ids,
-    # the raw payment notifications and the journal stay: the accounts need them.
-    donations = db.metadata.tables["donations"]
-    db.session.execute(
-        sa.update(donations)
-        .where(donations.c.user_id == user.id)
-        .values(public_name=DELETED_DONOR_NAME, message="", client_ip=None, updated_at=utcnow())
-    )
+    """Remove personal data and roles (the donations package forgets the donor's public
+    traces first: `donations.services.forget_donor`)."""
     # Stored answers to idempotent calls repeat the donation's name and message.
     db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.user_id == user.id))
     user.openid = None

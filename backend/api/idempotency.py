@@ -35,7 +35,7 @@ def request_key() -> str | None:
             Kind.BAD_REQUEST,
             "invalid_idempotency_key",
             "Idempotency-Key 格式无效",
-            {"Idempotency-Key": ["8 to 128 characters of letters, digits and ._:-"]},
+            {"Idempotency-Key": ["须为 8 到 128 个字母、数字或 ._:- 字符"]},
         )
     return key
 

@@ -24,6 +24,7 @@ from backend.api.schemas.identity import (
 )
 from backend.auth import BEARER, login_required
 from backend.common.ratelimit import hit
+from backend.donations.services import forget_donor
 
 blp = Blueprint("identity", __name__, description="登录与个人账户")
 
@@ -70,4 +71,6 @@ def post_phone(args: dict[str, str]) -> User:
 @blp.doc(security=BEARER)
 def delete_me() -> None:
     """Delete the account: personal data removed, donations kept pseudonymised."""
-    delete_account(login_required())
+    user = login_required()
+    forget_donor(user)
+    delete_account(user)

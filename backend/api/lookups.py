@@ -9,6 +9,7 @@ from backend.auth import current_user, login_required
 from backend.common.errors import not_found
 from backend.extensions import db
 from backend.funds.models import Fund
+from backend.funds.services import get_fund
 from backend.needs.models import Need
 from backend.needs.services import need_not_found
 from backend.regions.models import Region
@@ -26,10 +27,7 @@ def region_or_404(region_id: int | None) -> Region | None:
 
 def fund_or_404(fund_id: int) -> Fund:
     """The fund named in the path, or a 404."""
-    fund = db.session.get(Fund, fund_id)
-    if fund is None:
-        raise not_found("fund_not_found", "该基金不存在")
-    return fund
+    return get_fund(fund_id)
 
 
 def need_or_404(need_id: int, *, lock: bool = False) -> Need:

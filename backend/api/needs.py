@@ -46,14 +46,14 @@ def list_needs(limit: int, cursor: str | None, **filter_args: Any) -> dict[str, 
             after = (datetime.fromisoformat(key[0]), int(key[1]))
         except (IndexError, TypeError, ValueError):
             raise invalid_cursor() from None
-    needs, more = public_needs_page(filters, limit, after)
+    page = public_needs_page(filters, limit, after)
     next_cursor = None
-    if more and needs:
-        last = needs[-1]
+    if page.more and page.items:
+        last = page.items[-1]
         next_cursor = encode_cursor(
             "needs", [last.published_at.isoformat(), last.id], filters.as_key()
         )
-    return {"items": with_figures(needs), "next_cursor": next_cursor}
+    return {"items": with_figures(page.items), "next_cursor": next_cursor}
 
 
 @blp.get("/needs/<int:need_id>/progress")

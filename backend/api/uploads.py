@@ -19,29 +19,23 @@ from backend.auth import BEARER, login_required
 from backend.common.errors import DomainError, Kind
 from backend.extensions import db
 from backend.uploads.models import MediaCheck, Upload
-from backend.uploads.services import MAX_UPLOAD_BYTES, store_upload, too_large
+from backend.uploads.services import FILE_KINDS, MAX_UPLOAD_BYTES, store_upload, too_large
 from backend.uploads.storage import get_storage, is_valid_key, original_stem
 
 blp = Blueprint("uploads", __name__, description="上传图片与 PDF")
 #: the stored files, outside /api: plain Flask, no OpenAPI document of its own
 media = FlaskBlueprint("media", __name__)
 
-EXTENSIONS = ("jpg", "png", "webp", "pdf")
 #: keys are random and files never change, so caches may keep them for a year
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: an image WeChat has not yet passed may still be withdrawn: caches must ask again
 REVALIDATE = "public, no-cache"
 #: what a stored file is served as, by its key's extension (chosen from the sniffed type)
-SERVED_TYPES = {
-    "jpg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "pdf": "application/pdf",
-}
+SERVED_TYPES = {kind.extension: kind.content_type for kind in FILE_KINDS}
 OPAQUE = "application/octet-stream"
 EXTENSION_OF_TYPE = {**{v: k for k, v in SERVED_TYPES.items()}, OPAQUE: "bin"}
-#: shown in the browser; anything else (PDFs, which can carry scripts and forms) downloads
-INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+#: images are shown in the browser; anything else (PDFs: scripts, forms) is downloaded
+INLINE_TYPES = frozenset(kind.content_type for kind in FILE_KINDS if kind.pillow_format)
 #: a user's file is a sandboxed document: no scripts, plugins, forms or framing
 MEDIA_CSP = (
     "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
@@ -163,7 +157,7 @@ def serve_media(key: str) -> Response:
     stem = original_stem(key)
     # Only files of a committed upload are served: not those of a rolled-back request.
     upload = db.session.scalar(
-        sa.select(Upload).where(Upload.storage_key.in_([f"{stem}.{ext}" for ext in EXTENSIONS]))
+        sa.select(Upload).where(Upload.storage_key.in_([f"{stem}.{ext}" for ext in SERVED_TYPES]))
     )
     if upload is None or key not in (upload.storage_key, upload.thumbnail_key):
         raise media_not_found()

@@ -23,15 +23,23 @@ class Page(Generic[T]):
 
 def keyset_page(
     stmt: sa.Select[Any],
-    key: sa.ColumnElement[int],
+    key: sa.ColumnElement[Any] | tuple[sa.ColumnElement[Any], ...],
     limit: int,
-    after: int | None,
+    after: Any,
     *,
     descending: bool = True,
 ) -> Page[Any]:
-    """`limit` rows of `stmt` ordered by `key` (newest first by default) after `after`."""
-    stmt = stmt.order_by(key.desc() if descending else key.asc()).limit(limit + 1)
+    """`limit` rows of `stmt` ordered by `key` (newest first by default) after `after`.
+
+    `key` is a unique column (an id) or a tuple of columns ending in one, such as
+    `(published_at, id)`; `after` is the last row's value of it (a tuple for a tuple).
+    """
+    columns = key if isinstance(key, tuple) else (key,)
+    stmt = stmt.order_by(*(c.desc() if descending else c.asc() for c in columns))
+    stmt = stmt.limit(limit + 1)
     if after is not None:
-        stmt = stmt.where(key < after if descending else key > after)
+        column = sa.tuple_(*columns) if isinstance(key, tuple) else key
+        value = sa.tuple_(*after) if isinstance(key, tuple) else after
+        stmt = stmt.where(column < value if descending else column > value)
     rows = list(db.session.scalars(stmt).unique())
     return Page(rows[:limit], len(rows) > limit)

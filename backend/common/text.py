@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
-#: control characters (line breaks included) and invisible formatting characters
+#: C0 and C1 controls (line breaks included), DEL, zero-width and bidi formatting
+#: characters, line and paragraph separators, the byte-order mark: refused in input and
+#: escaped in the log
 CONTROL_CHARACTERS = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
 )
 
 

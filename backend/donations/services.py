@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm.util import identity_key
@@ -21,13 +23,14 @@ from backend.config import Settings
 from backend.donations.models import (
     DONATION_TRANSITIONS,
     RECEIVED_STATUSES,
+    REJECTED_EXCERPT_CHARS,
     Donation,
     DonationStatus,
     PaymentNotification,
 )
 from backend.donations.totals import need_sums
 from backend.extensions import db
-from backend.funds.models import Fund
+from backend.funds.services import get_fund
 from backend.ledger.services import (
     FUND_POOL_ACCOUNT_PREFIX,
     NEED_ACCOUNT_PREFIX,
@@ -35,9 +38,11 @@ from backend.ledger.services import (
 )
 from backend.needs.backoffice import move_need
 from backend.needs.models import Need, NeedStatus
+from backend.needs.services import need_not_found
 from backend.payments.wechat_pay import PaymentNotice, get_pay, wechat_time
 from backend.progress.service import FUND_LOCK_CLASS, NEED_LOCK_CLASS, apply_delta
-from backend.spaces.models import CharitySpace
+from backend.spaces.services import get_space
+from backend.wechat.content import check_text
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +59,27 @@ def settings() -> Settings:
     return current_app.config["SETTINGS"]
 
 
+#: the name shown for an anonymous, unnamed or deleted donor
+ANONYMOUS_DONOR = "爱心人士"
+
+
 def public_name(user: User, anonymous: bool) -> str:
     """The name shown in public: 张** for 张三丰, 爱心人士 when anonymous or unnamed."""
     if anonymous or not user.nickname:
-        return "爱心人士"
+        return ANONYMOUS_DONOR
     return user.nickname[0] + "**"
+
+
+def forget_donor(user: User) -> None:
+    """Remove a deleted account's public traces from its donations: the name becomes
+    爱心人士, the message and the client's address go. Amounts, status, payment ids, the raw
+    payment notifications and the journal stay: the accounts need them."""
+    db.session.execute(
+        sa.update(Donation)
+        .where(Donation.user_id == user.id)
+        .values(public_name=ANONYMOUS_DONOR, message="", client_ip=None, updated_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def new_out_trade_no() -> str:
@@ -99,24 +120,14 @@ def create_donation(user: User, request: DonationRequest, client_ip: str) -> Don
     if request.need_id is not None:
         need = db.session.get(Need, request.need_id)
         if need is None or not need.is_public:
-            raise DomainError(Kind.NOT_FOUND, "need_not_found", "该项目不存在或尚未公开")
+            raise need_not_found()
         if need.status != NeedStatus.FUNDRAISING:
             raise DomainError(Kind.CONFLICT, "need_not_open", "该项目已结束筹款")
         fund = need.fund
     else:
-        fund = db.session.get(Fund, request.fund_id)
-        if fund is None:
-            raise DomainError(Kind.NOT_FOUND, "fund_not_found", "该基金不存在")
-    space = None
-    if request.space_code:
-        space = db.session.scalar(
-            sa.select(CharitySpace).where(CharitySpace.code == request.space_code)
-        )
-        if space is None:
-            raise DomainError(Kind.NOT_FOUND, "space_not_found", "该慈善空间不存在")
+        fund = get_fund(request.fund_id)
+    space = get_space(request.space_code) if request.space_code else None
     if request.message:
-        from backend.wechat.content import check_text
-
         check_text(user.openid, {"message": request.message}, scene=2)
     now = utcnow()
     donation = Donation(
@@ -440,8 +451,6 @@ RETURNING r.count
 
 def sender_bucket(remote_addr: str | None) -> str:
     """The sender as tallied: an IPv4 address, an IPv6 sender's /64 network, or "unknown"."""
-    import ipaddress
-
     try:
         address = ipaddress.ip_address(remote_addr or "")
     except ValueError:
@@ -456,8 +465,6 @@ def sender_bucket(remote_addr: str | None) -> str:
 
 def notification_excerpt(body: bytes) -> str:
     """The start of a body as text: at most REJECTED_EXCERPT_CHARS characters, no NUL."""
-    from backend.donations.models import REJECTED_EXCERPT_CHARS
-
     text = body[:REJECTED_EXCERPT_CHARS].decode("utf-8", errors="replace")
     return text.replace("\x00", "\ufffd")  # PostgreSQL's text holds no NUL
 
@@ -493,8 +500,6 @@ def alert_rejection(kind: str, reason: str, remote_addr: str | None, count: int)
     The once-a-minute mark is a Redis key (SET NX EX); if Redis is down the alert is logged
     anyway (failing open: an outage must not hide an attack). Whether it was logged.
     """
-    import redis
-
     key = f"lsa:notify-rejected:{kind}:{reason}:{sender_bucket(remote_addr)}"
     try:
         client: redis.Redis = current_app.extensions["redis"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from backend.common.errors import not_found
+from backend.common.errors import DomainError, not_found
 from backend.extensions import db
 from backend.funds.backoffice import Governance, governance_of
 from backend.funds.models import Fund
@@ -32,6 +32,19 @@ class FundSummary:
         return self.raised_fen - self.balance_fen
 
 
+def fund_not_found() -> DomainError:
+    """The one answer for a fund that does not exist."""
+    return not_found("fund_not_found", "该基金不存在")
+
+
+def get_fund(fund_id: int) -> Fund:
+    """The fund with this id; not found otherwise."""
+    fund = db.session.get(Fund, fund_id)
+    if fund is None:
+        raise fund_not_found()
+    return fund
+
+
 def fund_summary(fund_id: int) -> FundSummary:
     """The fund and its figures; not found for an unknown id."""
     fund = db.session.scalar(
@@ -40,7 +53,7 @@ def fund_summary(fund_id: int) -> FundSummary:
         .options(joinedload(Fund.foundation), joinedload(Fund.region))
     )
     if fund is None:
-        raise not_found("fund_not_found", "该基金不存在")
+        raise fund_not_found()
     need_ids = db.session.scalars(
         sa.select(Need.id).where(Need.fund_id == fund.id, Need.public())
     ).all()

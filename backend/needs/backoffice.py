@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from backend.accounts.models import User
 from backend.audit.models import AuditEvent
 from backend.audit.services import diff, record
-from backend.common.errors import DomainError, Kind, conflict, not_found
+from backend.common.errors import DomainError, Kind, conflict
 from backend.common.paging import Page, keyset_page
 from backend.common.time import beijing_today, utcnow
 from backend.extensions import db
@@ -28,6 +28,7 @@ from backend.needs.models import (
     ProgressUpdate,
     UpdateKind,
 )
+from backend.needs.services import need_not_found
 from backend.uploads.models import MediaCheck, Upload
 from backend.wechat.content import check_text
 
@@ -279,7 +280,7 @@ def need_of_fund(fund: Fund, need_id: int) -> Need:
         .options(selectinload(Need.budget_lines), selectinload(Need.images))
     )
     if need is None:
-        raise not_found("need_not_found", "该项目不存在")
+        raise need_not_found()
     return need
 
 

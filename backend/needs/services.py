@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from backend.common.errors import DomainError, not_found
+from backend.common.paging import Page, keyset_page
 from backend.extensions import db
 from backend.funds.models import Fund
 from backend.needs.disclosure import Disclosure, disclosure_of
@@ -82,20 +83,16 @@ def with_figures(needs: list[Need]) -> list[NeedCard]:
     return [NeedCard(n, figures[n.id]) for n in needs]
 
 
-#: the public list's order: newest publication first, id breaking ties
-PUBLIC_ORDER = (Need.published_at.desc(), Need.id.desc())
+#: the public lists' key, newest first: publication time, id breaking ties
+PUBLIC_KEY = (Need.published_at, Need.id)
 
 
 def public_needs_page(
     filters: NeedFilters, limit: int, after: tuple[datetime, int] | None
-) -> tuple[list[Need], bool]:
-    """One page of published needs after the key `after`; also whether more follow."""
+) -> Page[Need]:
+    """One page of published needs, newest first, after the key `after`."""
     stmt = (
-        sa.select(Need)
-        .where(Need.public())
-        .options(joinedload(Need.fund), joinedload(Need.region))
-        .order_by(*PUBLIC_ORDER)
-        .limit(limit + 1)
+        sa.select(Need).where(Need.public()).options(joinedload(Need.fund), joinedload(Need.region))
     )
     if filters.region is not None:
         stmt = stmt.join(Region, Need.region_id == Region.id).where(in_subtree(filters.region))
@@ -107,11 +104,7 @@ def public_needs_page(
         stmt = stmt.where(Need.status == filters.status)
     if filters.q:
         stmt = stmt.where(Need.title.icontains(filters.q, autoescape=True))
-    if after is not None:
-        # Keyset: rows inserted meanwhile neither repeat nor push rows off the next page.
-        stmt = stmt.where(sa.tuple_(Need.published_at, Need.id) < sa.tuple_(*after))
-    rows = list(db.session.scalars(stmt).unique())
-    return rows[:limit], len(rows) > limit
+    return keyset_page(stmt, PUBLIC_KEY, limit, after)
 
 
 def need_not_found() -> DomainError:

@@ -11,7 +11,7 @@ from backend.common.errors import not_found
 from backend.common.paging import Page, keyset_page
 from backend.extensions import db
 from backend.needs.models import Need, NeedStatus
-from backend.needs.services import NeedCard, with_figures
+from backend.needs.services import PUBLIC_KEY, NeedCard, with_figures
 from backend.regions.models import Region
 from backend.regions.services import in_subtree
 from backend.spaces.models import CharitySpace
@@ -46,7 +46,7 @@ def open_needs_of(space: CharitySpace) -> list[Need]:
             sa.select(Need)
             .where(Need.fund_id == space.fund_id, Need.status == NeedStatus.FUNDRAISING)
             .options(joinedload(Need.fund), joinedload(Need.region))
-            .order_by(Need.published_at.desc(), Need.id.desc())
+            .order_by(*(column.desc() for column in PUBLIC_KEY))
         )
     )
 

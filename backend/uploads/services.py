@@ -60,6 +60,8 @@ JPEG = FileKind("image/jpeg", "jpg", "JPEG")
 PNG = FileKind("image/png", "png", "PNG")
 WEBP = FileKind("image/webp", "webp", "WEBP")
 PDF = FileKind("application/pdf", "pdf", None)
+#: every accepted type
+FILE_KINDS = (JPEG, PNG, WEBP, PDF)
 
 
 @dataclass(frozen=True)

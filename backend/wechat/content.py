@@ -29,7 +29,7 @@ def check_text(openid: str | None, fields: dict[str, str], scene: int = 1) -> No
         except WeChatClientException as exc:
             raise wechat_unavailable(exc) from None
         if result.get("result", {}).get("suggest", "pass") != "pass":
-            flagged[field] = ["content rejected"]
+            flagged[field] = ["内容未通过安全检测"]
     if flagged:
         raise DomainError(
             Kind.INVALID, "content_rejected", "内容未通过安全检测，请修改后重试", flagged

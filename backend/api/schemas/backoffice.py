@@ -180,11 +180,10 @@ class AuditEventSchema(ma.Schema):
     request_id = ma.fields.String(allow_none=True)
 
 
-class AuditPageSchema(ma.Schema):
+class AuditPageSchema(PageSchema):
     """A page of the audit log, newest first."""
 
     items = ma.fields.List(ma.fields.Nested(AuditEventSchema))
-    next_cursor = ma.fields.String(allow_none=True)
 
 
 NEED_STATUS_VALUES = [s.value for s in NeedStatus]

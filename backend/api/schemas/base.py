@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 import marshmallow as ma
@@ -127,20 +126,6 @@ class PageSchema(ma.Schema):
     """`{items, next_cursor}` of every list."""
 
     next_cursor = ma.fields.String(allow_none=True)
-
-
-@cache
-def page_of(item: type[ma.Schema]) -> type[ma.Schema]:
-    """The page schema of a list of `item`s: `{items: [...], next_cursor}`."""
-    name = item.__name__.removesuffix("Schema") + "PageSchema"
-    return type(
-        name,
-        (PageSchema,),
-        {
-            "items": ma.fields.List(ma.fields.Nested(item)),
-            "__doc__": f"A page of {item.__name__.removesuffix('Schema')} items.",
-        },
-    )
 
 
 class ErrorSchema(ma.Schema):

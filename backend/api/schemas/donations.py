@@ -6,7 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from backend.api.schemas.base import Amount, BeijingDateTime, Id, one_line
+from backend.api.schemas.base import Amount, BeijingDateTime, Id, PageSchema, one_line
 from backend.donations.services import payment_parameters
 
 
@@ -86,8 +86,7 @@ class MyDonationSchema(DonationSchema):
     allocations = ma.fields.Function(lambda donation: [], metadata={"type": "array"})
 
 
-class MyDonationPageSchema(ma.Schema):
+class MyDonationPageSchema(PageSchema):
     """A page of the user's donations, newest first."""
 
     items = ma.fields.List(ma.fields.Nested(MyDonationSchema))
-    next_cursor = ma.fields.String(allow_none=True)

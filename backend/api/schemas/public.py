@@ -216,11 +216,10 @@ class IncomeSchema(ma.Schema):
     need_id = ma.fields.Integer(allow_none=True)
 
 
-class IncomePageSchema(ma.Schema):
+class IncomePageSchema(PageSchema):
     """A page of income, newest first."""
 
     items = ma.fields.List(ma.fields.Nested(IncomeSchema))
-    next_cursor = ma.fields.String(allow_none=True)
 
 
 class LedgerSchema(ma.Schema):
