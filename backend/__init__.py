@@ -103,7 +103,8 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     from backend.cli import register_commands
     from backend.ops import docs_assets, ops
 
-    register_blueprints(api)
+    # /api/v1/dev/*: only where the sandbox plays WeChat (development); 404 in production
+    register_blueprints(api, sandbox=settings.uses_sandbox and not settings.production)
     app.register_blueprint(ops)
     app.register_blueprint(media)
     app.register_blueprint(docs_assets)

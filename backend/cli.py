@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ from backend import embedded
 from backend.accounts.models import ROLE_SCOPE, Role, RoleGrant, ScopeType, User
 from backend.accounts.services import find_user, grant_role, revoke_grant
 from backend.common.errors import DomainError
+from backend.common.time import BEIJING
 from backend.extensions import db
 from backend.funds.backoffice import appoint, dismiss
 from backend.funds.models import Fund
@@ -25,16 +27,26 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(roles_group)
     app.cli.add_command(worker_command)
     app.cli.add_command(progress_group)
+    app.cli.add_command(ledger_group)
 
 
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
-    """Load the demo city, its funds, spaces and needs (running it again adds nothing)."""
-    from backend.demo.seed import seed_demo
+    """Load the demo city: funds, spaces, needs, the people who run them, donations and
+    expenses with their evidence (running it again adds nothing)."""
+    from backend.demo.seed import count_donations, seed_demo
 
-    added = seed_demo(progress=lambda line: click.echo(f"  {line}"))
+    def say(line: str) -> None:
+        click.echo(f"  {line}")
+
+    added = seed_demo(progress=say)
     db.session.commit()
+    # After the commit, as the worker would: the progress counters count the donations.
+    counted = count_donations(progress=say)
+    db.session.commit()
+    if counted:
+        say(f"counters: {counted} donations counted")
     if any(added.values()):
         click.echo("demo data loaded: " + ", ".join(f"{k} {v}" for k, v in added.items()))
     else:
@@ -205,3 +217,84 @@ def progress_rebuild() -> None:
             db.session.commit()
             bar.update(1)
     click.echo(f"rebuilt {len(need_ids)} need and {len(fund_ids)} fund counters")
+
+
+@click.group("ledger", cls=AppGroup)
+def ledger_group() -> None:
+    """The sealed journal: seal pending entries, verify the chain."""
+
+
+def _published_seal(value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    seq, _, digest = value.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise click.BadParameter("give SEQ:HASH, e.g. 1200:<64 hex digits>", param_hint="--expect")
+    return int(seq), digest.lower()
+
+
+@ledger_group.command("verify")
+@click.option(
+    "--expect", metavar="SEQ:HASH", help="a head published earlier: seal SEQ must carry HASH"
+)
+def ledger_verify(expect: str | None) -> None:
+    """Recompute the chain of seals; exit 1 naming the first entry found altered, removed
+    or inserted (triggers or not)."""
+    from backend.ledger.sealing import head, verify
+
+    expected = _published_seal(expect)
+    total = head().entry_count
+    db.session.rollback()
+    with click.progressbar(length=total, label="verifying seals", file=sys.stderr) as bar:
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            bar.update(count - done)
+            done = count
+
+        result = verify(progress=advance, expect=expected)
+    if result.problem is not None:
+        problem = result.problem
+        where = f"entry {problem.entry_id}" if problem.entry_id is not None else "journal"
+        seal = f", seal {problem.seq}" if problem.seq is not None else ""
+        click.echo(f"BAD {where}{seal} ({problem.kind}): {problem.message}")
+        click.echo(f"the first {result.entry_count} seals are sound"
+                   + (f", up to {result.head_hash}" if result.head_hash else ""))  # fmt: skip
+        click.get_current_context().exit(1)
+    if result.entry_count == 0:
+        click.echo("OK: nothing sealed yet")
+        return
+    sealed_at = result.sealed_at.astimezone(BEIJING).isoformat() if result.sealed_at else "?"
+    click.echo(f"OK: {result.entry_count} entries sealed, head {result.head_hash} "
+               f"(sealed {sealed_at})")  # fmt: skip
+
+
+@ledger_group.command("seal")
+@click.option("--include-late", is_flag=True,
+              help="also seal unsealed entries out of place (after checking them by hand)")  # fmt: skip
+def ledger_seal(include_late: bool) -> None:
+    """Seal every committed entry not sealed yet; print how many."""
+    from backend.ledger.sealing import SEAL_BATCH, first_out_of_place, head, seal_pending
+
+    sealed = 0
+    while batch := seal_pending(SEAL_BATCH, sweep=True, include_late=include_late):
+        db.session.commit()
+        sealed += batch
+    db.session.rollback()
+    current, suspect = head(), first_out_of_place()
+    db.session.rollback()
+    click.echo(f"sealed {sealed} entries; head {current.entry_count} {current.head_hash or '-'}")
+    if suspect is not None:
+        click.echo(f"left unsealed: entry {suspect[0]} is out of place (see `ledger verify`)",
+                   err=True)  # fmt: skip
+
+
+@ledger_group.command("rebuild-totals")
+def ledger_rebuild_totals() -> None:
+    """Recompute the accounts' sealed totals and the pending entries from the journal."""
+    from backend.ledger.sealing import rebuild_totals
+
+    accounts = rebuild_totals()
+    db.session.commit()
+    click.echo(f"rebuilt the totals of {accounts} accounts")

@@ -220,3 +220,101 @@ def notification_xml(out_trade_no: str, total_fee: int, transaction_id: str) -> 
 def transaction_id_for(out_trade_no: str) -> str:
     """WeChat's transaction id of an order's payment (28 characters, unique per order)."""
     return "4200" + hashlib.sha1(out_trade_no.encode()).hexdigest()[:24]  # noqa: S324
+
+
+#: the bulk loads below insert rows known to be right (balanced entries, existing keys) with
+#: the triggers off (`session_replication_role = replica`, a superuser's setting): the
+#: deferred balance check would otherwise run once per line at commit. Without the right,
+#: the triggers run and the load is slower.
+REPLICA_ROLE = "SET LOCAL session_replication_role = replica"
+
+
+def _triggers_off(conn: psycopg.Connection) -> bool:
+    """Turn the triggers off for the transaction, if this role may."""
+    try:
+        with conn.transaction():
+            conn.execute(REPLICA_ROLE)
+    except psycopg.Error:
+        return False
+    conn.execute(REPLICA_ROLE)
+    return True
+
+
+def bulk_load_ledger(url: str, need_id: int, fund_id: int, count: int, user_id: int,
+                     user_every: int, user_below: int) -> int:  # fmt: skip
+    """`count` paid donations to a need, each with its journal entry and two lines, made by
+    PostgreSQL itself (generate_series) in one transaction; the donations `i` with
+    `i % user_every == 0 and i < user_below` are `user_id`'s. Paid one second apart, in id
+    order, the first a month ago. Their sum in fen (amounts as `amount_of`)."""
+    with psycopg.connect(url) as conn:
+        _triggers_off(conn)
+        conn.execute(
+            """
+            INSERT INTO donations (out_trade_no, user_id, need_id, fund_id, amount_fen,
+                refunded_fen, allocated_fen, anonymous, message, public_name, status,
+                transaction_id, expires_at, paid_at, created_at, updated_at)
+            SELECT 'BE' || lpad(i::text, 12, '0'),
+                CASE WHEN i %% %(every)s = 0 AND i < %(below)s THEN %(user)s END,
+                %(need)s, %(fund)s, 100 * (1 + (i::bigint * 7919) %% 500), 0, 0, false, '',
+                '爱心人士', 'paid', 'BET' || lpad(i::text, 12, '0'),
+                now() - interval '30 days' + i * interval '1 second' + interval '15 minutes',
+                now() - interval '30 days' + i * interval '1 second',
+                now() - interval '30 days' + i * interval '1 second',
+                now() - interval '30 days' + i * interval '1 second'
+            FROM generate_series(0, %(count)s - 1) AS i
+            """,
+            {"every": user_every, "below": user_below, "user": user_id, "need": need_id, "fund": fund_id,
+             "count": count},
+        )  # fmt: skip
+        conn.execute(
+            """
+            INSERT INTO journal_entries (kind, donation_id, memo, created_at)
+            SELECT 'donation', d.id, '捐赠 ' || d.out_trade_no, now()
+            FROM donations d WHERE d.need_id = %(need)s AND d.out_trade_no LIKE 'BE%%'
+            ORDER BY d.id
+            """,
+            {"need": need_id},
+        )
+        conn.execute(
+            """
+            INSERT INTO journal_lines (entry_id, account, amount_fen)
+            SELECT e.id, line.account, line.amount_fen
+            FROM journal_entries e JOIN donations d ON d.id = e.donation_id,
+                LATERAL (VALUES ('need:' || d.need_id, d.amount_fen),
+                                ('clearing:wechat', -d.amount_fen)) AS line(account, amount_fen)
+            WHERE d.need_id = %(need)s AND d.out_trade_no LIKE 'BE%%' AND e.kind = 'donation'
+            ORDER BY e.id
+            """,
+            {"need": need_id},
+        )
+        total = conn.execute(
+            "SELECT sum(amount_fen) FROM donations WHERE need_id = %s", (need_id,)
+        ).fetchone()[0]
+        conn.commit()
+    return int(total)
+
+
+def bulk_load_entries(url: str, count: int) -> int:
+    """`count` balanced journal entries of two lines each (nothing else refers to them),
+    made by PostgreSQL (generate_series) in one transaction; how many entries there are."""
+    with psycopg.connect(url) as conn:
+        _triggers_off(conn)
+        conn.execute(
+            """
+            WITH entries AS (
+                INSERT INTO journal_entries (kind, memo, created_at)
+                SELECT 'adjustment', '基准分录 ' || i, now()
+                FROM generate_series(1, %(count)s) AS i
+                RETURNING id
+            )
+            INSERT INTO journal_lines (entry_id, account, amount_fen)
+            SELECT entries.id, line.account, line.amount_fen
+            FROM entries, LATERAL (VALUES ('bench:a', 100 + entries.id %% 1000),
+                                          ('bench:b', -(100 + entries.id %% 1000)))
+                AS line(account, amount_fen)
+            """,
+            {"count": count},
+        )
+        total = conn.execute("SELECT count(*) FROM journal_entries").fetchone()[0]
+        conn.commit()
+    return int(total)

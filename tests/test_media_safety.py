@@ -14,7 +14,14 @@ from backend.extensions import db
 from backend.uploads.models import MediaCheck, Upload
 from tests.permissions import login
 from tests.support import assert_error_shape
-from tests.test_uploads import MINIMAL_PDF, fetch, photo_with_gps, png_with_metadata, upload
+from tests.test_uploads import (
+    MINIMAL_PDF,
+    fetch,
+    photo_with_gps,
+    png_with_metadata,
+    publish,
+    upload,
+)
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -49,6 +56,22 @@ def assert_sandboxed(response: Any) -> None:
         "same-site",
         "cross-origin",
     )
+
+
+def test_a_published_pdf_no_longer_tells_its_original_name(
+    app: Flask, client: FlaskClient, resident: dict[str, str]
+) -> None:
+    """A name like 张三身份证.pdf may say what a redacted copy hides: once public, a file
+    downloads as linshan-<id>.pdf; the signed link of the team still gives the name."""
+    body = upload(client, resident, SCRIPTED_PDF, "张三身份证.pdf").get_json()
+    assert "张三" in unquote(disposition(fetch(client, body["url"]))[1]["filename*"])
+    publish(app, body["id"])
+    served = client.get(f"/media/{body['url'].split('/media/')[1].split('?')[0]}")
+    assert served.status_code == 200
+    kind, params = disposition(served)
+    assert kind == "attachment"
+    assert params == {"filename": f"linshan-{body['id']}.pdf",
+                      "filename*": f"UTF-8''linshan-{body['id']}.pdf"}  # fmt: skip
 
 
 def test_a_pdf_is_a_sandboxed_download_under_its_chinese_name(
@@ -147,7 +170,7 @@ def test_a_row_whose_type_disagrees_with_its_key_is_served_as_opaque_bytes(
                 Upload(
                     content_type="application/pdf", size=len(MINIMAL_PDF), sha256="0" * 64,
                     storage_key=key, media_check=MediaCheck.NOT_REQUIRED,
-                    original_name="x.html",
+                    original_name="x.html", public=True,
                 )
             )  # fmt: skip
             db.session.commit()
@@ -155,7 +178,8 @@ def test_a_row_whose_type_disagrees_with_its_key_is_served_as_opaque_bytes(
         assert served.status_code == 200
         assert served.headers["Content-Type"] == "application/octet-stream"
         assert disposition(served)[0] == "attachment"
-        assert disposition(served)[1]["filename"] == "x.bin"
+        name = disposition(served)[1]["filename"]
+        assert name.startswith("linshan-") and name.endswith(".bin"), name
         assert_sandboxed(served)
     finally:
         storage.delete(key)

@@ -149,8 +149,17 @@ def stored_files(app: Flask) -> set[Path]:
 
 
 def fetch(client: FlaskClient, url: str, **kwargs: Any) -> Any:
-    """GET a public media URL through the test client."""
-    return client.get(urlsplit(url).path, **kwargs)
+    """GET a media URL as handed out (a private file's signature included) through the test
+    client."""
+    parts = urlsplit(url)
+    return client.get(f"{parts.path}?{parts.query}" if parts.query else parts.path, **kwargs)
+
+
+def publish(app: Flask, upload_id: int) -> None:
+    """Make an upload public, as using it where the public looks does."""
+    with app.app_context():
+        db.session.execute(sa.update(Upload).where(Upload.id == upload_id).values(public=True))
+        db.session.commit()
 
 
 def row(app: Flask, upload_id: int) -> Upload:
@@ -324,7 +333,7 @@ def test_the_name_is_ignored_when_the_content_is_an_allowed_type(app, client, re
     assert answer.status_code == 201
     body = answer.get_json()
     assert body["content_type"] == "image/png"
-    assert body["url"].endswith(".png")
+    assert urlsplit(body["url"]).path.endswith(".png")
     assert row(app, body["id"]).original_name == "photo.jpg"
 
 
@@ -406,7 +415,8 @@ def test_uploading_needs_a_login(app, client) -> None:
     assert_refused(app, client, {}, photo_with_gps(), "photo.jpg", 401, "unauthorized")
 
 
-def test_only_the_owner_reads_an_upload(client, resident) -> None:
+def test_only_the_owner_reads_an_upload(client, resident, clock) -> None:
+    # The clock stands still: the signed links of both answers are the same.
     body = upload(client, resident, MINIMAL_PDF, "a.pdf").get_json()
     mine = client.get(f"/api/v1/uploads/{body['id']}", headers=resident)
     assert mine.status_code == 200
@@ -431,10 +441,15 @@ def test_when_wechat_is_unreachable_an_image_is_refused_and_nothing_kept(
 # --- serving -----------------------------------------------------------------------------
 
 
-def test_media_are_served_with_their_type_and_cache_headers(client, resident) -> None:
+def test_media_are_served_with_their_type_and_cache_headers(app, client, resident) -> None:
     photo = upload(client, resident, photo_with_gps()).get_json()
     pdf = upload(client, resident, MINIMAL_PDF, "a.pdf").get_json()
 
+    # Private (just uploaded), opened by the signed link: no cache may keep it.
+    private = fetch(client, pdf["url"])
+    assert private.status_code == 200
+    assert private.headers["Cache-Control"] == "private, no-store"
+    publish(app, pdf["id"])
     served = fetch(client, pdf["url"])
     assert served.status_code == 200
     assert served.headers["Content-Type"] == "application/pdf"
@@ -449,7 +464,10 @@ def test_media_are_served_with_their_type_and_cache_headers(client, resident) ->
     image = fetch(client, photo["url"])
     assert image.headers["Content-Type"] == "image/jpeg"
     assert image.headers["X-Content-Type-Options"] == "nosniff"
-    # Not yet passed by WeChat: caches must come back before reusing it.
+    assert image.headers["Cache-Control"] == "private, no-store"
+    publish(app, photo["id"])
+    image = fetch(client, photo["url"])
+    # Public but not yet passed by WeChat: caches must come back before reusing it.
     assert "no-cache" in image.headers["Cache-Control"]
 
 
@@ -496,7 +514,10 @@ def test_the_media_check_verdict_comes_back_from_the_sandbox(
     trace_id = row(app, body["id"]).media_trace_id
     checks = requests.get(f"{wechat_sandbox.url}sandbox/media-checks", timeout=5).json()
     (asked,) = [c for c in checks["media_checks"] if c["trace_id"] == trace_id]
-    assert asked["media_url"] == body["url"]
+    # WeChat was given a signed link to the (private) file: one that opens it.
+    assert urlsplit(asked["media_url"]).path == urlsplit(body["url"]).path
+    assert "sig=" in urlsplit(asked["media_url"]).query
+    assert fetch(client, asked["media_url"]).status_code == 200
     assert asked["version"] == 2 and asked["media_type"] == 2
     pushes = requests.get(
         f"{wechat_sandbox.url}sandbox/notifications",
@@ -505,7 +526,8 @@ def test_the_media_check_verdict_comes_back_from_the_sandbox(
     ).json()["notifications"]
     assert pushes[0]["status"] == "succeeded"
     assert pushes[0]["attempts"][-1]["response"] == "success"
-    # Passed: now a cache may keep it for good.
+    # Passed and public: now a cache may keep it for good.
+    publish(app, body["id"])
     assert "immutable" in fetch(client, body["url"]).headers["Cache-Control"]
 
 
@@ -517,9 +539,9 @@ def test_a_flagged_image_becomes_risky_and_is_no_longer_served(
     body = upload(flagged_app.test_client(), resident, photo_with_gps()).get_json()
     assert "/flagged/media/" in body["url"]
     assert wait_for_check(client, resident, body["id"], "risky") == "risky"
-    key = body["url"].split("/media/", 1)[1]
-    for url_key in (key, body["thumbnail_url"].split("/media/", 1)[1]):
-        response = client.get(f"/media/{url_key}")
+    # Not even its signed links open it.
+    for url in (body["url"], body["thumbnail_url"]):
+        response = client.get(url.split("/flagged", 1)[1])
         assert_error_shape(response.get_json(), 404, "media_not_found")
 
 

@@ -5,19 +5,23 @@ from __future__ import annotations
 from flask_smorest import Api
 
 
-def register_blueprints(api: Api) -> None:
-    """Register every blueprint of the v1 API."""
+def register_blueprints(api: Api, *, sandbox: bool = False) -> None:
+    """Register every blueprint of the v1 API; with `sandbox` (development on the WeChat
+    sandbox, never production) also the development-only calls of `api.dev`."""
     from backend.api import (
         backoffice,
+        disclosures,
         donations,
         funds,
         identity,
+        journal,
         ledger,
         need_admin,
         needs,
         payments,
         regions,
         spaces,
+        spending,
         stats,
         uploads,
         wechat_events,
@@ -31,13 +35,20 @@ def register_blueprints(api: Api) -> None:
         needs,
         funds,
         ledger,
+        journal,
         spaces,
         stats,
         backoffice,
+        disclosures,
         need_admin,
+        spending,
         donations,
         payments,
         uploads,
         wechat_events,
     ):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
+    if sandbox:
+        from backend.api import dev
+
+        api.register_blueprint(dev.blp, url_prefix="/api/v1")

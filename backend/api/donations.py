@@ -12,13 +12,18 @@ from backend.api.schemas.base import PageArgsSchema
 from backend.api.schemas.donations import (
     DonationCreatedSchema,
     DonationInputSchema,
-    DonationSchema,
     MyDonationPageSchema,
+    MyDonationSchema,
 )
 from backend.auth import BEARER, login_required
 from backend.common.ratelimit import hit
 from backend.donations.models import Donation
-from backend.donations.services import DonationRequest, create_donation, donations_of, own_donation
+from backend.donations.services import DonationRequest, create_donation, own_donation
+from backend.spending.allocation import (
+    AllocatedDonation,
+    allocated_donations_of,
+    with_allocations,
+)
 
 blp = Blueprint("donations", __name__, description="捐赠")
 
@@ -47,11 +52,12 @@ def post_donation(data: dict[str, Any]) -> Donation:
 
 
 @blp.get("/donations/<bigid:donation_id>")
-@blp.response(200, DonationSchema)
+@blp.response(200, MyDonationSchema)
 @blp.doc(security=BEARER)
-def get_donation(donation_id: int) -> Donation:
-    """One of the caller's donations (someone else's is a 404, as if it did not exist)."""
-    return own_donation(login_required(), donation_id)
+def get_donation(donation_id: int) -> AllocatedDonation:
+    """One of the caller's donations with the expenses its money went to (someone else's
+    is a 404, as if it did not exist)."""
+    return with_allocations([own_donation(login_required(), donation_id)])[0]
 
 
 @blp.get("/me/donations")
@@ -62,4 +68,4 @@ def my_donations(limit: int, cursor: str | None) -> dict[str, Any]:
     """The caller's donations, newest first, each with the expenses its money went to."""
     user = login_required()
     return id_page("my-donations", cursor, {"user": user.id},
-                   lambda after: donations_of(user.id, limit, after))  # fmt: skip
+                   lambda after: allocated_donations_of(user.id, limit, after))  # fmt: skip

@@ -13,6 +13,8 @@ from backend.funds.services import get_fund
 from backend.needs.models import Need
 from backend.needs.services import need_not_found
 from backend.regions.models import Region
+from backend.spending.models import Expense
+from backend.spending.services import expense_not_found, get_expense
 
 
 def region_or_404(region_id: int | None) -> Region | None:
@@ -56,3 +58,14 @@ def need_for(permission: Permission, need_id: int) -> tuple[User, Need]:
     need = need_or_404(need_id, lock=True)
     require(actor, permission, need.fund)
     return actor, need
+
+
+def expense_for(permission: Permission, expense_id: int) -> tuple[User, Expense]:
+    """The caller and the expense (row-locked), when the caller holds `permission` over its
+    fund: 401 first, then 404 for callers who may not read the fund's back office, then 403."""
+    actor = login_required()
+    expense = get_expense(expense_id, lock=True)
+    if not can(actor, Permission.READ_BACK_OFFICE, expense.fund):
+        raise expense_not_found()
+    require(actor, permission, expense.fund)
+    return actor, expense

@@ -105,7 +105,10 @@ def close_need(data: dict[str, str], need_id: int) -> Need:
 @blp.arguments(ProgressInputSchema)
 @blp.response(201, UpdateSchema)
 @blp.doc(security=BEARER)
-def create_update(data: dict[str, str], need_id: int) -> ProgressUpdate:
-    """Post a progress update, disclosure or final report on a public need (secretary)."""
+def create_update(data: dict[str, Any], need_id: int) -> ProgressUpdate:
+    """Post a progress update, disclosure or final report on a public need, with up to nine
+    photos (secretary); the photos become public."""
     actor, need = need_for(Permission.MANAGE_NEEDS, need_id)
-    return backoffice.post_update(actor, need, UpdateKind(data["kind"]), data["text"])
+    return backoffice.post_update(
+        actor, need, UpdateKind(data["kind"]), data["text"], data["attachment_ids"]
+    )

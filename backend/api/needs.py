@@ -67,4 +67,4 @@ def get_progress(need_id: int) -> NeedProgress:
 @blp.response(200, NeedDetailSchema)
 def get_need(need_id: int) -> NeedCard:
     """A published need: story, budget, who raises the money, images, updates, disclosure."""
-    return with_figures([public_need(need_id, page=True)])[0]
+    return with_figures([public_need(need_id, page=True)], photos=True)[0]

@@ -21,6 +21,7 @@ from backend.extensions import db
 from backend.uploads.models import MediaCheck, Upload
 from backend.uploads.services import FILE_KINDS, MAX_UPLOAD_BYTES, store_upload, too_large
 from backend.uploads.storage import get_storage, is_valid_key, original_stem
+from backend.uploads.urls import SIGNATURE_PARAM, link_opens
 
 blp = Blueprint("uploads", __name__, description="上传图片与 PDF")
 #: the stored files, outside /api: plain Flask, no OpenAPI document of its own
@@ -30,6 +31,8 @@ media = FlaskBlueprint("media", __name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: an image WeChat has not yet passed may still be withdrawn: caches must ask again
 REVALIDATE = "public, no-cache"
+#: a private file, opened by a signed link: kept by no cache, shared or not
+PRIVATE = "private, no-store"
 #: what a stored file is served as, by its key's extension (chosen from the sniffed type)
 SERVED_TYPES = {kind.extension: kind.content_type for kind in FILE_KINDS}
 OPAQUE = "application/octet-stream"
@@ -105,9 +108,10 @@ def served_type(upload: Upload, key: str) -> str:
 
 def download_name(upload: Upload, key: str, content_type: str) -> str:
     """The name a browser saves the file under, always with the extension of the type served
-    (a name never chooses how a file is opened): for a download the uploader's (invisible
-    and control characters removed); images, shown on public pages, reveal none."""
-    name = upload.original_name if content_type not in INLINE_TYPES else None
+    (a name never chooses how a file is opened): for a private download (the fund's team,
+    by a signed link) the uploader's, invisible and control characters removed; a public
+    file reveals none, since a name like 张三身份证.pdf may say what the redacted copy hides."""
+    name = upload.original_name if content_type not in INLINE_TYPES and not upload.public else None
     name = "".join(c for c in name or "" if unicodedata.category(c)[0] != "C")
     stem = name.rpartition(".")[0] if "." in name.strip(".") else name
     stem = stem.strip(" .")[:MAX_STEM_LENGTH] or f"linshan-{upload.id}"
@@ -142,16 +146,27 @@ def protect_our_origin(response: Response) -> Response:
     """Whatever a user's file holds, nothing in it runs in our origin or is sniffed as HTML."""
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = MEDIA_CSP
-    # The files are public (published evidence and pictures, fetched without a login), so
-    # other origins, the mini-program's web-view and pages with COEP may embed them.
+    # The files are fetched without a login (public ones plainly, private ones by a signed
+    # link), so other origins, the mini-program's web-view and pages with COEP may embed
+    # them; no Referer carries a signed link further.
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
+def cache_control(upload: Upload) -> str:
+    """How long caches may keep a file: a private one not at all; a public one for good once
+    WeChat passed it (or it needs no check), else only after asking again."""
+    if not upload.public:
+        return PRIVATE
+    settled = upload.media_check in (MediaCheck.PASS, MediaCheck.NOT_REQUIRED)
+    return IMMUTABLE if settled else REVALIDATE
+
+
 @media.get("/media/<path:key>")
 def serve_media(key: str) -> Response:
-    """A stored file or thumbnail with its sniffed type; unknown and withdrawn ones 404."""
+    """A stored file or thumbnail with its sniffed type: a public one to anyone, a private one
+    only through a current signed link (`?sig=`); unknown, withdrawn and unsigned ones 404."""
     if not is_valid_key(key):
         raise media_not_found()
     stem = original_stem(key)
@@ -163,6 +178,9 @@ def serve_media(key: str) -> Response:
         raise media_not_found()
     if upload.media_check == MediaCheck.RISKY:
         raise media_not_found()
+    # A private file answers like a missing one: its existence is not to be probed.
+    if not upload.public and not link_opens(key, request.args.get(SIGNATURE_PARAM)):
+        raise media_not_found()
     try:
         data = get_storage().open(key)
     except FileNotFoundError:
@@ -170,7 +188,6 @@ def serve_media(key: str) -> Response:
     content_type = served_type(upload, key)
     response = Response(data, mimetype=content_type)
     response.headers["Content-Disposition"] = content_disposition(upload, key, content_type)
-    settled = upload.media_check in (MediaCheck.PASS, MediaCheck.NOT_REQUIRED)
-    response.headers["Cache-Control"] = IMMUTABLE if settled else REVALIDATE
+    response.headers["Cache-Control"] = cache_control(upload)
     response.add_etag()
     return response.make_conditional(request, accept_ranges=True, complete_length=len(data))

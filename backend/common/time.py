@@ -26,3 +26,8 @@ def set_clock(instant: datetime | None) -> None:
     if instant is not None and instant.tzinfo is None:
         raise ValueError("the clock takes timezone-aware instants")
     _frozen = instant.astimezone(UTC) if instant is not None else None
+
+
+def frozen_at() -> datetime | None:
+    """The instant the clock is frozen at, or None while it runs."""
+    return _frozen

@@ -14,7 +14,8 @@ Conventions:
 - The data satisfies the disclosure rules (信息公开) on the day it is seeded: a need that
   has been running for more than 180 days has a disclosure or progress update in the last
   90 days, and every completed or closed need has its final report within 90 days of its
-  end.
+  end. Exactly one need, marked ``disclosure_overdue``, breaks the rule on purpose, so the
+  back office has an overdue disclosure to show.
 
 Run ``python backend/demo/data.py`` to check the invariants.
 """
@@ -106,6 +107,8 @@ class NeedData(TypedDict):
     close_reason: str | None
     filing_number: str | None
     updates: list[UpdateData]
+    #: the one need whose disclosure is late on the day it is seeded (see the invariants)
+    disclosure_overdue: NotRequired[bool]
 
 
 # ---------------------------------------------------------------------------
@@ -743,7 +746,7 @@ NEEDS: list[NeedData] = [
             {
                 "days_ago": 6,
                 "kind": "progress",
-                "text": "项目已筹满目标金额，共有87人次参与捐赠。"
+                "text": "项目已筹满目标金额，共有41人次参与捐赠。"
                 "雨伞和充电柜已下单，预计两周内到货安装。",
             },
         ],
@@ -885,15 +888,14 @@ NEEDS: list[NeedData] = [
             {
                 "days_ago": 125,
                 "kind": "disclosure",
-                "text": "第二季度信息公开：本季度送餐2730份，"
-                "支出餐费补贴8190元、志愿者交通补贴2100元。"
+                "text": "第二季度信息公开：本季度送餐2730份，支出餐费补贴8190元。"
+                "送餐志愿者的交通补贴尚未领取，留待年底统一发放。"
                 "1位老人搬去子女家居住，名额已由候补老人接替。",
             },
             {
                 "days_ago": 35,
                 "kind": "disclosure",
-                "text": "第三季度信息公开：本季度送餐2760份，"
-                "支出餐费补贴8280元、志愿者交通补贴2100元。"
+                "text": "第三季度信息公开：本季度送餐2760份，支出餐费补贴8280元。"
                 "全部支出凭证已在项目账目中公示，欢迎居民查阅。",
             },
         ],
@@ -934,13 +936,9 @@ NEEDS: list[NeedData] = [
                 "text": "运行满三个月信息公开：已支出烘焙设备4800元、特教老师劳务补贴3600元、"
                 "原料与包装700元。学员已能独立制作曲奇和蛋卷，首场义卖收入1260元已全部发放给学员。",
             },
-            {
-                "days_ago": 25,
-                "kind": "disclosure",
-                "text": "第二次季度公开：本季度支出特教老师劳务补贴3600元、原料与包装820元。"
-                "有2名学员经社区推荐进入附近面包店实习。",
-            },
         ],
+        # The second quarter's report was never posted: the back office flags it overdue.
+        "disclosure_overdue": True,
     },
     {
         "key": "n21",
@@ -1098,16 +1096,16 @@ NEEDS: list[NeedData] = [
         "category": "education",
         "title": "困难家庭大学新生助学金",
         "story": (
-            "今年柳岸社区有6名困难家庭学生考入大学，家庭多为低保户或单亲家庭，学费和生活费压力较大。"
+            "今年柳岸社区有3名困难家庭学生考入大学，家庭多为低保户或单亲家庭，学费和生活费压力较大。"
             "项目为每人一次性发放3000元入学助学金，经录取通知书和家庭情况核实后直接转入学生本人账户，"
             "并为他们对接志愿者导师。"
         ),
-        "goal_fen": 1800000,
+        "goal_fen": 900000,
         "budget_lines": [
-            ("本科新生助学金（5人）", 1500000),
+            ("本科新生助学金（2人）", 600000),
             ("高职新生助学金（1人）", 300000),
         ],
-        "beneficiary_count": 6,
+        "beneficiary_count": 3,
         "status": "completed",
         "published_days_ago": 150,
         "deadline_days": -90,
@@ -1118,15 +1116,15 @@ NEEDS: list[NeedData] = [
             {
                 "days_ago": 100,
                 "kind": "progress",
-                "text": "6名学生的录取通知书和家庭情况已核实，"
-                "其中5名考入本科院校、1名考入高职院校。"
+                "text": "3名学生的录取通知书和家庭情况已核实，"
+                "其中2名考入本科院校、1名考入高职院校。"
                 "助学金将在开学前发放。",
             },
             {
                 "days_ago": 30,
                 "kind": "final",
-                "text": "6笔助学金共18000元已于开学前全部转入学生本人账户，无结余。"
-                "6名学生均已与志愿者导师结对，导师每学期至少联系一次。",
+                "text": "3笔助学金共9000元已于开学前全部转入学生本人账户，无结余。"
+                "3名学生均已与志愿者导师结对，导师每学期至少联系一次。",
             },
         ],
     },
@@ -1633,6 +1631,9 @@ def _check_need_counts() -> None:
     assert sum(n["status"] == "submitted" for n in NEEDS) == 2
     big = [n for n in NEEDS if n["status"] == "fundraising" and n["goal_fen"] >= 500000]
     assert len(big) >= 8
+    overdue = [n for n in NEEDS if n.get("disclosure_overdue")]
+    assert len(overdue) == 1, "exactly one need is overdue with its disclosure"
+    assert overdue[0]["status"] == "in_progress"
     filings = [n["filing_number"] for n in NEEDS if n["filing_number"] is not None]
     assert len(set(filings)) == len(filings)
 
@@ -1706,6 +1707,11 @@ def _check_need(n: NeedData, fund: FundData) -> None:
         assert n["completed_days_ago"] is None, k
         assert n["close_reason"] is None, k
         assert not finals, k
+        if n.get("disclosure_overdue"):
+            # Over 6 months old, nothing posted for well over 3 months: overdue by weeks.
+            assert published > 200, k
+            assert min(ages) > 105, k
+            return
         if published > 180:
             recent = [
                 u
@@ -1716,6 +1722,7 @@ def _check_need(n: NeedData, fund: FundData) -> None:
             # Every 3 months since the start, not just in the latest quarter.
             assert _max_gap([0, *ages, published]) <= 95, k
         return
+    assert not n.get("disclosure_overdue"), k
 
     done = n["completed_days_ago"]
     assert done is not None, k

@@ -1,4 +1,11 @@
-"""Load the demo city (`flask --app backend seed-demo`): idempotent, keyed by natural keys."""
+"""Load the demo city (`flask --app backend seed-demo`): idempotent, keyed by natural keys.
+
+Regions, the foundation, funds, spaces, needs and targets (`data`); the people who run the
+funds and the donors (`people`); then what happened (`history`, from `activity`): donations
+credited through the payment path, expenses through the spending services, evidence and
+photos. Everything is flushed, never committed: the caller commits once, then counts the
+donations on the Redis progress counters (`count_donations`), as the worker would.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 import sqlalchemy as sa
 
+from backend.accounts.models import User
 from backend.common.time import BEIJING, beijing_today, utcnow
 from backend.demo import data
+from backend.demo.history import seed_history
+from backend.demo.people import seed_people
 from backend.extensions import db
 from backend.funds.models import Foundation, Fund
 from backend.needs.models import (
@@ -21,6 +32,7 @@ from backend.needs.models import (
     ProgressUpdate,
     UpdateKind,
 )
+from backend.progress.service import apply_pending
 from backend.regions.models import ProgrammeTarget, Region, RegionLevel
 from backend.regions.services import add_region
 from backend.spaces.models import CharitySpace
@@ -35,8 +47,10 @@ def _at_beijing_morning(days_ago: int) -> datetime:
 
 
 def seed_demo(progress: Callable[[str], None] = log.info) -> dict[str, int]:
-    """Create whatever of the demo data is missing; return how many rows of each were added."""
+    """Create whatever of the demo data is missing; return how many rows of each were added
+    (flushes; the caller commits, then calls `count_donations`)."""
     added = {"regions": 0, "funds": 0, "spaces": 0, "needs": 0, "targets": 0}
+    now, today = utcnow(), beijing_today()
     communities: dict[str, Region] = {}
 
     def walk(node: dict[str, Any], parent: Region | None, order: int) -> None:
@@ -100,14 +114,22 @@ def seed_demo(progress: Callable[[str], None] = log.info) -> dict[str, int]:
         added["spaces"] += 1
     progress(f"spaces: {added['spaces']} added")
 
+    people, added["users"], added["role_grants"] = seed_people(foundation, funds)
+    progress(f"people: {added['users']} users, {added['role_grants']} role grants added")
+
+    existing = {
+        tuple(row)
+        for row in db.session.execute(
+            sa.select(Need.fund_id, Need.title).where(
+                Need.fund_id.in_([f.id for f in funds.values()])
+            )
+        )
+    }
     for index, spec in enumerate(data.NEEDS, start=1):
         fund = funds[spec["fund"]]
-        exists = db.session.scalar(
-            sa.select(Need.id).where(Need.fund_id == fund.id, Need.title == spec["title"])
-        )
-        if exists:
+        if (fund.id, spec["title"]) in existing:
             continue
-        db.session.add(_need_from(spec, fund))
+        db.session.add(_need_from(spec, fund, people.teams[spec["fund"]].secretary))
         added["needs"] += 1
         if index % 10 == 0:
             progress(f"needs: {index}/{len(data.NEEDS)}")
@@ -133,10 +155,31 @@ def seed_demo(progress: Callable[[str], None] = log.info) -> dict[str, int]:
             )
             added["targets"] += 1
     db.session.flush()
+
+    history = seed_history(people, funds, now, today, progress)
+    added.update(donations=history.donations, expenses=history.expenses,
+                 uploads=history.uploads)  # fmt: skip
+    progress(
+        f"history: {history.donations} donations, {history.expenses} expenses, "
+        f"{history.uploads} pictures added"
+    )
     return added
 
 
-def _need_from(spec: dict[str, Any], fund: Fund) -> Need:
+def count_donations(progress: Callable[[str], None] = log.info) -> int:
+    """After the seed's commit: count its donations on the Redis progress counters by
+    applying the outbox, as the worker would (flushes; the caller commits). How many
+    events were applied; without Redis none, and the worker counts them later."""
+    applied = 0
+    try:
+        while batch := apply_pending():
+            applied += batch
+    except redis.RedisError as exc:
+        progress(f"counters: Redis unavailable ({exc.__class__.__name__}); the worker will count")
+    return applied
+
+
+def _need_from(spec: dict[str, Any], fund: Fund, author: User) -> Need:
     status = NeedStatus(spec["status"])
     published_days = spec.get("published_days_ago")
     completed_days = spec.get("completed_days_ago")
@@ -164,6 +207,7 @@ def _need_from(spec: dict[str, Any], fund: Fund) -> Need:
         ProgressUpdate(
             kind=UpdateKind(update["kind"]),
             text=update["text"],
+            author_id=author.id,
             created_at=min(_at_beijing_morning(update["days_ago"]) + timedelta(hours=5), utcnow()),
         )
         for update in spec.get("updates", [])

@@ -69,8 +69,33 @@ class Donation(TimestampMixin, db.Model):
             " OR (transaction_id IS NOT NULL AND paid_at IS NOT NULL)",
             name="paid_has_transaction",
         ),
+        sa.CheckConstraint(
+            "allocated_fen >= 0 AND allocated_fen + refunded_fen <= amount_fen",
+            name="allocation_within_amount",
+        ),
+        # the donations whose money is not yet all spent, oldest first (spending.allocation)
         sa.Index(
-            "ix_donations_need_paid", "need_id", postgresql_where=sa.text("paid_at IS NOT NULL")
+            "ix_donations_unallocated",
+            "fund_id",
+            "need_id",
+            "paid_at",
+            "id",
+            postgresql_where=sa.text(
+                "paid_at IS NOT NULL AND allocated_fen + refunded_fen < amount_fen"
+            ),
+        ),
+        # a need's and a fund's received donations in id order (the public ledgers' pages)
+        sa.Index(
+            "ix_donations_need_paid",
+            "need_id",
+            "id",
+            postgresql_where=sa.text("paid_at IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_donations_fund_paid",
+            "fund_id",
+            "id",
+            postgresql_where=sa.text("paid_at IS NOT NULL"),
         ),
         sa.Index(
             "ix_donations_pending", "created_at", postgresql_where=sa.text("status = 'pending'")
@@ -93,6 +118,8 @@ class Donation(TimestampMixin, db.Model):
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
     #: refunded so far
     refunded_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: how much of it disbursed expenses have spent (spending.allocation)
+    allocated_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     #: hide the donor's name in public (爱心人士)
     anonymous: Mapped[bool] = mapped_column(default=False)
     #: the donor's message, shown with the masked name

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from backend.common.errors import DomainError, not_found
 from backend.extensions import db
 from backend.funds.backoffice import Governance, governance_of
 from backend.funds.models import Fund
 from backend.ledger.services import balance, fund_accounts
+from backend.needs.disclosure import overdue_count
 from backend.needs.models import Need
 from backend.progress import service as progress
 
@@ -25,6 +26,8 @@ class FundSummary:
     raised_fen: int
     balance_fen: int
     governance: Governance
+    #: public needs whose disclosure (信息公开) is past its deadline today
+    overdue_disclosure_count: int
 
     @property
     def spent_fen(self) -> int:
@@ -54,13 +57,17 @@ def fund_summary(fund_id: int) -> FundSummary:
     )
     if fund is None:
         raise fund_not_found()
-    need_ids = db.session.scalars(
-        sa.select(Need.id).where(Need.fund_id == fund.id, Need.public())
+    # What the disclosure duty reads, nothing more (no stories).
+    needs = db.session.scalars(
+        sa.select(Need)
+        .where(Need.fund_id == fund.id, Need.public())
+        .options(load_only(Need.status, Need.published_at, Need.ended_at))
     ).all()
     # The fund's own figures (its needs and its general pool): donations and the journal.
     return FundSummary(
         fund=fund,
-        need_count=len(need_ids),
+        need_count=len(needs),
+        overdue_disclosure_count=overdue_count(needs),
         raised_fen=progress.source().fund_totals([fund.id])[fund.id][0],
         balance_fen=balance(fund_account_names(fund.id)),
         governance=governance_of(fund.id),

@@ -25,6 +25,7 @@ from backend.donations.services import (
     notice_from_query,
 )
 from backend.extensions import db
+from backend.ledger import sealing
 from backend.needs.models import Need, NeedStatus
 from backend.payments.wechat_pay import close_order, query_order
 from backend.progress import service as progress
@@ -174,9 +175,41 @@ def prune_counters() -> int:
     return progress.prune_applied()
 
 
+def _seal_all(sweep: bool) -> int:
+    """Seal batch after batch, each committed, until nothing is left (or another worker
+    holds the sealer's lock)."""
+    sealed = 0
+    while batch := sealing.seal_pending(sealing.SEAL_BATCH, sweep=sweep):
+        db.session.commit()
+        sealed += batch
+        if batch < sealing.SEAL_BATCH:
+            break
+    return sealed
+
+
+@job
+def seal_journal() -> int:
+    """Seal the journal entries committed since the last run (cheap: the newest entries)."""
+    return _seal_all(sweep=False)
+
+
+@job
+def sweep_journal() -> int:
+    """Seal every entry still unsealed, however old its id (a transaction that committed
+    late), and raise the alarm about unsealed entries no transaction explains."""
+    sealed = _seal_all(sweep=True)
+    suspect = sealing.first_out_of_place()
+    if suspect is not None:
+        log.error("ALERT journal entry %s is unsealed and out of place: inserted behind "
+                  "the application's back? (`flask ledger verify`)", suspect[0])  # fmt: skip
+    return sealed
+
+
 #: job → seconds between runs
 SCHEDULE: dict[Callable[..., Any], int] = {
     apply_outbox: 10,
+    seal_journal: 5,
+    sweep_journal: 60,
     reconcile_pending_orders: 60,
     close_stale_orders: 60,
     fund_reached_needs: 60,

@@ -12,7 +12,10 @@ from backend.extensions import db
 
 
 class JournalEntry(db.Model):
-    """One movement of money; its lines sum to zero (checked by the database at commit)."""
+    """One movement of money; its lines sum to zero (checked by the database at commit).
+
+    Entries and lines are never changed or removed (triggers refuse UPDATE and DELETE);
+    the worker seals them in commit order (JournalSeal)."""
 
     __tablename__ = "journal_entries"
     __table_args__ = (
@@ -23,7 +26,6 @@ class JournalEntry(db.Model):
             unique=True,
             postgresql_where=sa.text("kind = 'donation'"),
         ),
-        sa.Index("uq_journal_entries_seal_seq", "seal_seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
@@ -35,12 +37,6 @@ class JournalEntry(db.Model):
     memo: Mapped[str] = mapped_column(sa.String(200))
     #: when the entry was written (UTC)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    #: position in the sealed chain (set by the sealer, in commit order)
-    seal_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
-    #: SHA-256 over the entry, its lines and the previous seal's hash
-    seal_hash: Mapped[str | None] = mapped_column(sa.String(64))
-    #: when it was sealed
-    sealed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     lines: Mapped[list[JournalLine]] = relationship(
         back_populates="entry", cascade="all, delete-orphan", order_by="JournalLine.id"
@@ -67,3 +63,41 @@ class JournalLine(db.Model):
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
 
     entry: Mapped[JournalEntry] = relationship(back_populates="lines")
+
+
+class JournalSeal(db.Model):
+    """The seal of one journal entry: its place in the chain and a hash over the entry, its
+    lines and the previous seal's hash. Append-only like the journal itself."""
+
+    __tablename__ = "journal_seals"
+
+    #: position in the chain, 1, 2, 3 … in the order entries were sealed (commit order)
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    #: the sealed entry
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("journal_entries.id"), unique=True)
+    #: SHA-256 (hex) over the previous hash and the entry's canonical form
+    hash: Mapped[str] = mapped_column(sa.String(64))
+    #: when it was sealed (UTC)
+    sealed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class JournalPending(db.Model):
+    """An entry not yet sealed: a trigger adds every new entry here, and the sealer removes
+    it in the same transaction that seals it and adds its lines to the accounts' totals. So
+    every committed entry is counted exactly once, here or in `JournalAccountTotal`."""
+
+    __tablename__ = "journal_pending"
+
+    entry_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("journal_entries.id"), primary_key=True, autoincrement=False
+    )
+
+
+class JournalAccountTotal(db.Model):
+    """The sum of an account's lines over every sealed entry (kept by the sealer; derived,
+    checked by `ledger verify`)."""
+
+    __tablename__ = "journal_account_totals"
+
+    account: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    balance_fen: Mapped[int] = mapped_column(sa.BigInteger)

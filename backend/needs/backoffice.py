@@ -26,10 +26,12 @@ from backend.needs.models import (
     NeedImage,
     NeedStatus,
     ProgressUpdate,
+    ProgressUpdateImage,
     UpdateKind,
 )
 from backend.needs.services import need_not_found
-from backend.uploads.models import MediaCheck, Upload
+from backend.uploads.models import Upload
+from backend.uploads.services import publish_uploads, usable_uploads
 from backend.wechat.content import check_text
 
 #: statuses in which the secretary may still edit a need (a submitted one is frozen)
@@ -80,35 +82,18 @@ def _check_deadline(deadline: date | None) -> None:
 
 def _images(actor: User, image_ids: Sequence[int]) -> list[Upload]:
     """The uploads named, in order: images the actor uploaded that WeChat did not flag."""
-    if len(set(image_ids)) != len(image_ids):
-        raise DomainError(Kind.INVALID, "invalid_images", "图片重复", {"image_ids": ["图片重复"]})
-    uploads = {
-        u.id: u for u in db.session.scalars(sa.select(Upload).where(Upload.id.in_(image_ids)))
-    }
-    bad = [
-        i
-        for i in image_ids
-        if i not in uploads
-        or uploads[i].owner_id != actor.id
-        or not uploads[i].content_type.startswith("image/")
-        or uploads[i].media_check in (MediaCheck.RISKY, MediaCheck.REVIEW)
-    ]
-    if bad:
-        raise DomainError(
-            Kind.INVALID,
-            "invalid_images",
-            "图片不存在、不是您上传的或未通过内容安全检测",
-            {"image_ids": [f"不可用：{'、'.join(map(str, bad))}"]},
-        )
-    return [uploads[i] for i in image_ids]
+    return usable_uploads(actor, image_ids, "image_ids", images_only=True, error="invalid_images")
 
 
 def _set_images(need: Need, uploads: list[Upload]) -> None:
+    """Show these images on the need's page, in order; they are public from now on (a
+    draft's too: its page is meant to be published)."""
     need.images.clear()
     db.session.flush()
     if uploads:
         from backend.uploads.storage import get_storage
 
+        publish_uploads(uploads)
         storage = get_storage()
         need.images = [
             NeedImage(position=i, upload_id=u.id, url=storage.url(u.storage_key))
@@ -277,7 +262,13 @@ def need_of_fund(fund: Fund, need_id: int) -> Need:
     need = db.session.scalar(
         sa.select(Need)
         .where(Need.id == need_id, Need.fund_id == fund.id)
-        .options(selectinload(Need.budget_lines), selectinload(Need.images))
+        .options(
+            selectinload(Need.budget_lines),
+            selectinload(Need.images),
+            selectinload(Need.updates)
+            .selectinload(ProgressUpdate.images)
+            .joinedload(ProgressUpdateImage.upload),
+        )
     )
     if need is None:
         raise need_not_found()
@@ -332,14 +323,30 @@ def changes_since_submission(need: Need) -> dict[str, list[Any]] | None:
     return {key: pair for key, pair in folded.items() if pair[0] != pair[1]}
 
 
-def post_update(actor: User, need: Need, kind: UpdateKind, text: str) -> ProgressUpdate:
-    """A progress update, disclosure or final report on a public need (text checked)."""
+def post_update(
+    actor: User,
+    need: Need,
+    kind: UpdateKind,
+    text: str,
+    image_ids: Sequence[int] = (),
+) -> ProgressUpdate:
+    """A progress update, disclosure or final report on a public need (text checked), with
+    photos the actor uploaded, in order; the photos are public from now on."""
     if not need.is_public:
         raise conflict("need_not_public", "项目发布后才能发布进展")
+    uploads = usable_uploads(actor, image_ids, "attachment_ids", images_only=True)
     check_text(actor.openid, {"text": text}, scene=3)
-    update = ProgressUpdate(need=need, kind=kind, text=text, author_id=actor.id)
+    update = ProgressUpdate(
+        need=need,
+        kind=kind,
+        text=text,
+        author_id=actor.id,
+        images=[ProgressUpdateImage(position=i, upload=u) for i, u in enumerate(uploads)],
+    )
+    publish_uploads(uploads)
     db.session.add(update)
     db.session.flush()
     record(actor, "need.update_posted", need, fund_id=need.fund_id,
-           changes={"update_id": update.id, "kind": update.kind.value})  # fmt: skip
+           changes={"update_id": update.id, "kind": update.kind.value,
+                    "image_ids": [u.id for u in uploads]})  # fmt: skip
     return update

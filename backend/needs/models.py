@@ -13,6 +13,7 @@ from backend.common.time import utcnow
 from backend.extensions import db
 from backend.funds.models import Fund
 from backend.regions.models import Region
+from backend.uploads.models import Upload
 
 
 class NeedCategory(enum.StrEnum):
@@ -214,7 +215,7 @@ class UpdateKind(enum.StrEnum):
 
 
 class ProgressUpdate(db.Model):
-    """项目进展: text (and later photos) posted on a need; disclosures and final reports too."""
+    """项目进展: text and photos posted on a need; disclosures and final reports too."""
 
     __tablename__ = "progress_updates"
 
@@ -231,3 +232,23 @@ class ProgressUpdate(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     need: Mapped[Need] = relationship(back_populates="updates")
+    images: Mapped[list[ProgressUpdateImage]] = relationship(
+        back_populates="update", order_by="ProgressUpdateImage.position"
+    )
+
+
+class ProgressUpdateImage(db.Model):
+    """A photo of a progress update, in the order posted."""
+
+    __tablename__ = "progress_update_images"
+    __table_args__ = (sa.UniqueConstraint("update_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    update_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("progress_updates.id", ondelete="CASCADE"), index=True
+    )
+    upload_id: Mapped[int] = mapped_column(sa.ForeignKey("uploads.id"))
+    position: Mapped[int] = mapped_column(sa.SmallInteger)
+
+    update: Mapped[ProgressUpdate] = relationship(back_populates="images")
+    upload: Mapped[Upload] = relationship()

@@ -12,7 +12,7 @@ from backend.common.errors import DomainError, not_found
 from backend.common.paging import Page, keyset_page
 from backend.extensions import db
 from backend.funds.models import Fund
-from backend.needs.disclosure import Disclosure, disclosure_of
+from backend.needs.disclosure import Disclosure, disclosure_of, load_reports
 from backend.needs.figures import Figures, need_figures
 from backend.needs.models import Need, NeedCategory, NeedStatus
 from backend.progress.service import published_progress, read_needs, rebuild_need
@@ -77,8 +77,10 @@ class NeedCard:
         return self.figures.excess_over(self.need.goal_fen)
 
 
-def with_figures(needs: list[Need]) -> list[NeedCard]:
-    """Attach figures to each need, fetched for all of them at once."""
+def with_figures(needs: list[Need], *, photos: bool = False) -> list[NeedCard]:
+    """Attach figures to each need and load the updates its disclosure duty is read from
+    (with their photos when `photos`), for all of them at once."""
+    load_reports(needs, photos=photos)
     figures = need_figures(n.id for n in needs)
     return [NeedCard(n, figures[n.id]) for n in needs]
 

@@ -14,6 +14,7 @@ from backend.needs.models import PUBLIC_STATUSES, Need
 from backend.regions.models import ProgrammeTarget, Region
 from backend.regions.services import in_subtree
 from backend.spaces.models import CharitySpace
+from backend.spending.models import Expense, ExpenseStatus
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,20 @@ def _count(model: type, region: Region | None, *where: sa.ColumnElement[bool]) -
     return db.session.scalar(stmt) or 0
 
 
+def _spent(region: Region | None) -> int:
+    """What disbursed expenses of the funds in `region` and below paid out."""
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(Expense.amount_fen), 0)).where(
+        Expense.status == ExpenseStatus.DISBURSED
+    )
+    if region is not None:
+        stmt = (
+            stmt.join(Fund, Expense.fund_id == Fund.id)
+            .join(Region, Fund.region_id == Region.id)
+            .where(in_subtree(region))
+        )
+    return int(db.session.scalar(stmt))
+
+
 def rollup(region: Region | None) -> Stats:
     """Figures for `region` and below (the whole platform when None)."""
     need_stmt = sa.select(Need.id, Need.status, Need.beneficiary_count).where(Need.public())
@@ -82,7 +97,7 @@ def rollup(region: Region | None) -> Stats:
         need_count=len(needs),
         needs_by_status=by_status,
         raised_fen=raised,
-        spent_fen=0,
+        spent_fen=_spent(region),
         donation_count=donations,
         beneficiary_count=beneficiaries,
         space_count=space_count,

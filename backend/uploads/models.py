@@ -61,5 +61,8 @@ class Upload(db.Model):
     )
     #: trace id of the asynchronous check, to match WeChat's result event
     media_trace_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    #: served to anyone: set when the file is used where the public sees it (a need's
+    #: images, a progress update, disbursed evidence); otherwise only through a signed link
+    public: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     #: when it was uploaded (UTC)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

@@ -7,6 +7,7 @@ import io
 import logging
 import re
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import requests
@@ -20,6 +21,7 @@ from backend.common.text import CONTROL_CHARACTERS
 from backend.extensions import db
 from backend.uploads.models import MediaCheck, Upload
 from backend.uploads.storage import get_storage, new_key, thumbnail_key
+from backend.uploads.urls import signed_url
 from backend.wechat.client import get_wechat
 from backend.wechat.content import wechat_unavailable
 
@@ -265,7 +267,8 @@ def store_upload(owner: User, filename: str | None, data: bytes) -> Upload:
             written.append(thumb_key)
         trace_id = None
         if prepared.kind is not PDF:
-            trace_id = request_media_check(owner, storage.url(key))
+            # A new upload is private: WeChat fetches it through a signed link.
+            trace_id = request_media_check(owner, signed_url(key))
     except BaseException:
         # A refused upload leaves nothing behind.
         for done in written:
@@ -312,3 +315,47 @@ def record_media_check(trace_id: str, check: MediaCheck) -> Upload | None:
         upload.media_check = check
         db.session.flush()
     return upload
+
+
+def usable_uploads(
+    actor: User,
+    upload_ids: Sequence[int],
+    field: str,
+    *,
+    images_only: bool = False,
+    error: str | None = None,
+) -> list[Upload]:
+    """The uploads named, in order: files `actor` uploaded that WeChat did not flag (and
+    images only when `images_only`); a 422 `error` (`invalid_<field>` by default) naming
+    `field` otherwise."""
+    if not upload_ids:
+        return []
+    error = error or f"invalid_{field}"
+    what = "图片" if images_only else "文件"
+    if len(set(upload_ids)) != len(upload_ids):
+        raise DomainError(Kind.INVALID, error, f"{what}重复", {field: [f"{what}重复"]})
+    uploads = {
+        u.id: u for u in db.session.scalars(sa.select(Upload).where(Upload.id.in_(upload_ids)))
+    }
+    bad = [
+        i
+        for i in upload_ids
+        if i not in uploads
+        or uploads[i].owner_id != actor.id
+        or (images_only and not uploads[i].content_type.startswith("image/"))
+        or uploads[i].media_check in (MediaCheck.RISKY, MediaCheck.REVIEW)
+    ]
+    if bad:
+        raise DomainError(
+            Kind.INVALID,
+            error,
+            f"{what}不存在、不是您上传的或未通过内容安全检测",
+            {field: [f"不可用：{'、'.join(map(str, bad))}"]},
+        )
+    return [uploads[i] for i in upload_ids]
+
+
+def publish_uploads(uploads: Iterable[Upload]) -> None:
+    """Serve these files to anyone from now on (they are shown where the public looks)."""
+    for upload in uploads:
+        upload.public = True

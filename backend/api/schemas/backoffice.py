@@ -15,6 +15,7 @@ from backend.api.schemas.base import (
 )
 from backend.api.schemas.public import (
     CATEGORY_VALUES,
+    DISCLOSURE_STATE_VALUES,
     BudgetLineSchema,
     GovernanceSchema,
     UpdateSchema,
@@ -90,6 +91,12 @@ class ProgressInputSchema(ma.Schema):
     )
     kind = ma.fields.String(
         load_default="progress", validate=ma.validate.OneOf(["progress", "disclosure", "final"])
+    )
+    attachment_ids = ma.fields.List(
+        Id(),
+        load_default=list,
+        validate=ma.validate.Length(max=9),
+        metadata={"description": "photos (images you uploaded), in order; public once posted"},
     )
 
 
@@ -215,3 +222,38 @@ class BackOfficeNeedPageSchema(PageSchema):
     """A page of the fund's needs, drafts included."""
 
     items = ma.fields.List(ma.fields.Nested(BackOfficeNeedSchema))
+
+
+class DisclosureDutiesArgsSchema(PageArgsSchema):
+    """`?state=` of the fund's disclosure list (overdue and due soon when absent)."""
+
+    state = ma.fields.String(
+        validate=ma.validate.OneOf(DISCLOSURE_STATE_VALUES),
+        metadata={"description": "only needs in this state; overdue and due_soon by default"},
+    )
+
+
+class DisclosureDutySchema(ma.Schema):
+    """A public need and how it stands with its disclosure duty (信息公开)."""
+
+    need_id = ma.fields.Integer(attribute="need.id")
+    title = ma.fields.String(attribute="need.title")
+    status = ma.fields.String(attribute="need.status", metadata={"enum": NEED_STATUS_VALUES})
+    state = ma.fields.String(
+        attribute="disclosure.state", metadata={"enum": DISCLOSURE_STATE_VALUES}
+    )
+    next_due = ma.fields.Date(
+        attribute="disclosure.next_due",
+        allow_none=True,
+        metadata={"description": "the last Beijing day to disclose by"},
+    )
+    last_disclosed_on = ma.fields.Date(attribute="disclosure.last_disclosed_on", allow_none=True)
+    days_overdue = ma.fields.Integer(
+        metadata={"description": "Beijing days past next_due; 0 if not overdue"}
+    )
+
+
+class DisclosureDutyPageSchema(PageSchema):
+    """A page of the fund's disclosure duties, most urgent first (earliest deadline)."""
+
+    items = ma.fields.List(ma.fields.Nested(DisclosureDutySchema))

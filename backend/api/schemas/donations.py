@@ -6,7 +6,14 @@ from typing import Any
 
 import marshmallow as ma
 
-from backend.api.schemas.base import Amount, BeijingDateTime, Id, PageSchema, one_line
+from backend.api.schemas.base import (
+    Amount,
+    BeijingDateTime,
+    Id,
+    ObjectSchema,
+    PageSchema,
+    one_line,
+)
 from backend.donations.services import payment_parameters
 
 
@@ -47,7 +54,7 @@ class SignedPaymentField(ma.fields.Nested):
         return payment_parameters(obj)
 
 
-class DonationSchema(ma.Schema):
+class DonationSchema(ObjectSchema):
     """A donation as its donor sees it."""
 
     id = ma.fields.Integer()
@@ -71,19 +78,22 @@ class DonationCreatedSchema(DonationSchema):
     payment = SignedPaymentField(PaymentSchema)
 
 
-class AllocationSchema(ma.Schema):
-    """Which expense a donation's money went to."""
+class AllocationSchema(ObjectSchema):
+    """Which expense a donation's money went to, how much of it, and when it was paid."""
 
     expense_id = ma.fields.Integer()
     amount_fen = ma.fields.Integer()
     purpose = ma.fields.String()
+    disbursed_at = BeijingDateTime(allow_none=True)
 
 
 class MyDonationSchema(DonationSchema):
-    """A donation with where its money went."""
+    """A donation with where its money went: the disbursed expenses it paid for, the
+    earliest first (allocated oldest donation first when each expense was paid)."""
 
-    # Expenses are allocated to donations once spending exists; until then, none.
-    allocations = ma.fields.Function(lambda donation: [], metadata={"type": "array"})
+    #: how much of it expenses have spent so far
+    allocated_fen = ma.fields.Integer()
+    allocations = ma.fields.List(ma.fields.Nested(AllocationSchema))
 
 
 class MyDonationPageSchema(PageSchema):

@@ -12,10 +12,28 @@ from backend.api.schemas.base import (
     QuerySchema,
     RefSchema,
 )
+from backend.api.schemas.ledger import (  # noqa: F401 - the ledgers' schemas live there
+    IncomePageSchema,
+    IncomeSchema,
+    LedgerSchema,
+)
+from backend.needs.disclosure import DisclosureState
 from backend.needs.models import CATEGORY_LABELS, PUBLIC_STATUSES, NeedCategory
+from backend.uploads.urls import media_url
 
 CATEGORY_VALUES = [c.value for c in NeedCategory]
+DISCLOSURE_STATE_VALUES = [s.value for s in DisclosureState]
 PUBLIC_STATUS_VALUES = [s.value for s in PUBLIC_STATUSES]
+
+
+class DisclosureSchema(ma.Schema):
+    """The need's disclosure duty (信息公开) as of today (Beijing)."""
+
+    state = ma.fields.String(metadata={"enum": DISCLOSURE_STATE_VALUES})
+    next_due = ma.fields.Date(
+        allow_none=True, metadata={"description": "the last Beijing day to disclose by"}
+    )
+    last_disclosed_on = ma.fields.Date(allow_none=True)
 
 
 class NeedItemSchema(ma.Schema):
@@ -37,12 +55,17 @@ class NeedItemSchema(ma.Schema):
     percent = ma.fields.Integer()
     deadline = ma.fields.Date(allow_none=True)
     published_at = BeijingDateTime()
+    disclosure = ma.fields.Nested(DisclosureSchema)
+    disclosure_overdue = ma.fields.Function(
+        lambda card: card.disclosure.state == DisclosureState.OVERDUE,
+        metadata={"description": "past its disclosure deadline (信息公开逾期)"},
+    )
 
 
 class NeedPageSchema(PageSchema):
     """A page of needs."""
 
-    items = ma.fields.List(ma.fields.Nested(NeedItemSchema))
+    items = ma.fields.Nested(NeedItemSchema, many=True)
 
 
 class BudgetLineSchema(ma.Schema):
@@ -52,23 +75,31 @@ class BudgetLineSchema(ma.Schema):
     amount_fen = ma.fields.Integer()
 
 
+class UpdateImageSchema(ma.Schema):
+    """A photo of a progress update."""
+
+    url = ma.fields.Function(lambda image: media_url(image.upload, image.upload.storage_key))
+    thumbnail_url = ma.fields.Function(
+        lambda image: (
+            media_url(image.upload, image.upload.thumbnail_key)
+            if image.upload.thumbnail_key
+            else None
+        ),
+        allow_none=True,
+        metadata={"description": "JPEG, at most 480 px on the long side"},
+    )
+
+
 class UpdateSchema(ma.Schema):
     """A progress update, disclosure or final report."""
 
     id = ma.fields.Integer()
     kind = ma.fields.String(metadata={"enum": ["progress", "disclosure", "final"]})
     text = ma.fields.String()
-    created_at = BeijingDateTime()
-
-
-class DisclosureSchema(ma.Schema):
-    """The need's disclosure duty."""
-
-    state = ma.fields.String(
-        metadata={"enum": ["not_required", "ok", "due_soon", "overdue", "final_published"]}
+    images = ma.fields.List(
+        ma.fields.Nested(UpdateImageSchema), metadata={"description": "photos, in order"}
     )
-    next_due = ma.fields.Date(allow_none=True)
-    last_disclosed_on = ma.fields.Date(allow_none=True)
+    created_at = BeijingDateTime()
 
 
 class NeedDetailSchema(NeedItemSchema):
@@ -87,7 +118,6 @@ class NeedDetailSchema(NeedItemSchema):
     )
     images = ma.fields.Function(lambda card: [image.url for image in card.images])
     updates = ma.fields.List(ma.fields.Nested(UpdateSchema))
-    disclosure = ma.fields.Nested(DisclosureSchema)
     excess_fen = ma.fields.Integer(metadata={"description": "raised beyond the goal"})
     ended_at = BeijingDateTime(allow_none=True)
     close_reason = ma.fields.String(allow_none=True)
@@ -142,6 +172,9 @@ class FundSchema(ma.Schema):
     raised_fen = ma.fields.Integer()
     spent_fen = ma.fields.Integer()
     need_count = ma.fields.Integer()
+    overdue_disclosure_count = ma.fields.Integer(
+        metadata={"description": "public needs past their disclosure deadline (信息公开逾期)"}
+    )
     governance = ma.fields.Nested(GovernanceSchema)
 
 
@@ -176,7 +209,7 @@ class SpacePageSchema(PageSchema):
 class SpaceDetailSchema(SpaceSchema):
     """A space with the needs it collects for."""
 
-    needs = ma.fields.List(ma.fields.Nested(NeedItemSchema))
+    needs = ma.fields.Nested(NeedItemSchema, many=True)
 
 
 class TargetSchema(ma.Schema):
@@ -202,34 +235,6 @@ class StatsSchema(ma.Schema):
     beneficiary_count = ma.fields.Integer()
     space_count = ma.fields.Integer()
     targets = ma.fields.List(ma.fields.Nested(TargetSchema))
-
-
-class IncomeSchema(ma.Schema):
-    """A received donation as the public sees it: the name masked, never an openid or phone."""
-
-    id = ma.fields.Integer()
-    donor = ma.fields.String(attribute="public_name", metadata={"description": "张** or 爱心人士"})
-    amount_fen = ma.fields.Integer()
-    refunded_fen = ma.fields.Integer()
-    message = ma.fields.String()
-    paid_at = BeijingDateTime()
-    need_id = ma.fields.Integer(allow_none=True)
-
-
-class IncomePageSchema(PageSchema):
-    """A page of income, newest first."""
-
-    items = ma.fields.List(ma.fields.Nested(IncomeSchema))
-
-
-class LedgerSchema(ma.Schema):
-    """Income, disbursed expenses, and the balance derived from the journal."""
-
-    income = ma.fields.Nested(IncomePageSchema)
-    expenses = ma.fields.List(
-        ma.fields.Dict(), metadata={"description": "disbursed expenses with their evidence"}
-    )
-    balance_fen = ma.fields.Integer()
 
 
 class ProgressSchema(ma.Schema):

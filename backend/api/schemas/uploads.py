@@ -7,7 +7,7 @@ from flask_smorest.fields import Upload as UploadField
 
 from backend.api.schemas.base import BeijingDateTime
 from backend.uploads.models import MediaCheck
-from backend.uploads.storage import get_storage
+from backend.uploads.urls import media_url
 
 
 class UploadArgsSchema(ma.Schema):
@@ -21,9 +21,16 @@ class UploadSchema(ma.Schema):
     """A stored file."""
 
     id = ma.fields.Integer()
-    url = ma.fields.Function(lambda upload: get_storage().url(upload.storage_key))
+    url = ma.fields.Function(
+        lambda upload: media_url(upload, upload.storage_key),
+        metadata={
+            "description": "plain once the file is public; for a private file a signed link "
+            "that opens it for an hour"
+        },
+    )
     thumbnail_url = ma.fields.Function(
-        lambda upload: get_storage().url(upload.thumbnail_key) if upload.thumbnail_key else None,
+        lambda upload: media_url(upload, upload.thumbnail_key) if upload.thumbnail_key else None,
+        allow_none=True,
         metadata={"description": "JPEG, at most 480 px on the long side; null for PDFs"},
     )
     content_type = ma.fields.String(
@@ -39,4 +46,7 @@ class UploadSchema(ma.Schema):
         }
     )
     original_name = ma.fields.String(allow_none=True)
+    public = ma.fields.Boolean(
+        metadata={"description": "served to anyone (used where the public sees it)"}
+    )
     created_at = BeijingDateTime()

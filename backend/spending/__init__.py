@@ -1,0 +1,1 @@
+"""Spending in the open: expenses with evidence, approvals, disbursements, allocations."""
