@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -73,7 +74,44 @@ def main(argv: list[str]) -> int:
     if code:
         return code
     say("pytest")
-    return run_in_venv("-m", "pytest", *rest)
+    code = run_in_venv("-m", "pytest", *rest)
+    return code or miniprogram_tests()
+
+
+MINIPROGRAM = ROOT / "miniprogram"
+SERVER_URLS = """
+import os
+from backend import embedded, instance_path_from_env
+instance = instance_path_from_env(os.environ)
+print(os.environ.get("DATABASE_URL") or embedded.ensure_postgres(instance))
+print(os.environ.get("REDIS_URL") or embedded.ensure_redis(instance))
+"""
+
+
+def miniprogram_tests() -> int:
+    """The mini-program's jest tests, then its contract test against a live backend and
+    sandbox (on the same PostgreSQL and Redis servers as pytest: embedded or given)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        say("npm not found: install Node.js 20 to run the mini-program's tests")
+        return 1
+    lock = (MINIPROGRAM / "package-lock.json").read_bytes()
+    stamp = MINIPROGRAM / "node_modules" / ".linshan-installed"
+    wanted = hashlib.sha256(lock).hexdigest()
+    if not stamp.exists() or stamp.read_text() != wanted:
+        say("installing the mini-program's test tools (npm ci)")
+        if subprocess.call([npm, "ci", "--no-audit", "--no-fund"], cwd=MINIPROGRAM):
+            return 1
+        stamp.write_text(wanted)
+    say("mini-program: jest")
+    if subprocess.call([npm, "test", "--silent"], cwd=MINIPROGRAM):
+        return 1
+    say("mini-program: contract test against a live backend and the sandbox")
+    urls = subprocess.run(
+        [str(PYTHON), "-c", SERVER_URLS], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
+    env = {**os.environ, "DATABASE_URL": urls[0], "REDIS_URL": urls[1], "LINSHAN_VENV": str(VENV)}
+    return subprocess.call([npm, "run", "--silent", "test:contract"], cwd=MINIPROGRAM, env=env)
 
 
 if __name__ == "__main__":

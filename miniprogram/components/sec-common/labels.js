@@ -1,0 +1,151 @@
+// Shared helpers of the secretary pages (workbench, need-edit, expense, expense-new,
+// update-new, disclosures). Not a component: a plain module kept beside sec-photos.
+
+// Need categories in the order the picker shows them (DESIGN.md glossary).
+const CATEGORIES = [
+  { value: 'elderly', label: '敬老' },
+  { value: 'children', label: '扶小' },
+  { value: 'hardship', label: '助困' },
+  { value: 'medical', label: '助医' },
+  { value: 'education', label: '助学' },
+  { value: 'disability', label: '助残' },
+  { value: 'military', label: '双拥' },
+  { value: 'environment', label: '环境优化' },
+  { value: 'convenience', label: '便民利民' }
+]
+
+const NEED_STATUS = {
+  draft: '草稿',
+  submitted: '待发布',
+  fundraising: '筹款中',
+  funded: '已筹满',
+  in_progress: '执行中',
+  completed: '已完成',
+  closed: '已关闭'
+}
+
+const EXPENSE_STATUS = {
+  submitted: '待审批',
+  approved: '已批准',
+  rejected: '已驳回',
+  disbursed: '已拨付',
+  cancelled: '已撤销'
+}
+
+const DISCLOSURE_STATE = {
+  overdue: '已逾期',
+  due_soon: '即将到期',
+  ok: '按期公开',
+  not_required: '暂无需公开',
+  final_published: '已发布结项报告'
+}
+
+const ROLE = {
+  secretary: '书记',
+  committee: '管委会',
+  supervisor: '监督员'
+}
+
+const PAYEE_TYPE = { person: '个人', organization: '机构' }
+
+const UPDATE_KINDS = [
+  { value: 'progress', label: '项目进展' },
+  { value: 'disclosure', label: '信息公开' },
+  { value: 'final', label: '结项报告' }
+]
+
+const FUND_ROLES = ['secretary', 'committee', 'supervisor']
+// A need's money can be spent while it raises, once funded, in progress and completed.
+const SPENDABLE_NEED_STATUSES = ['fundraising', 'funded', 'in_progress', 'completed']
+// Updates go on public needs only.
+const PUBLIC_NEED_STATUSES = ['fundraising', 'funded', 'in_progress', 'completed', 'closed']
+const ENDED_NEED_STATUSES = ['completed', 'closed']
+
+function categoryLabel(value) {
+  const found = CATEGORIES.find((c) => c.value === value)
+  return found ? found.label : (value || '')
+}
+
+function label(table, value) {
+  return (value && table[value]) || value || ''
+}
+
+// The first message found in a validation `errors` value: a string, a list of them,
+// or a nested object (budget_lines: {"0": {"amount_fen": ["..."]}}).
+function firstMessage(value) {
+  if (value === null || value === undefined) return ''
+  if (typeof value === 'string') return value
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const m = firstMessage(v)
+      if (m) return m
+    }
+    return ''
+  }
+  if (typeof value === 'object') {
+    for (const key of Object.keys(value)) {
+      const m = firstMessage(value[key])
+      if (m) return m
+    }
+  }
+  return ''
+}
+
+// The API's `errors` as {field: "one message"} for showing beside the fields.
+function fieldErrors(errors) {
+  const out = {}
+  if (!errors || typeof errors !== 'object') return out
+  Object.keys(errors).forEach((key) => {
+    const m = firstMessage(errors[key])
+    if (m) out[key] = m
+  })
+  return out
+}
+
+// What to say when a call failed: the API's message, or a generic one.
+function errorMessage(err) {
+  return (err && err.message) || '操作失败，请稍后重试'
+}
+
+// "2026-03-01T10:00:00+08:00" -> "2026-03-01 10:00"; dates pass through.
+function shortTime(value) {
+  if (!value || typeof value !== 'string') return ''
+  const m = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}))?/.exec(value)
+  if (!m) return value
+  return m[2] ? m[1] + ' ' + m[2] : m[1]
+}
+
+// The fund ids the user holds a fund role in, with the roles, in first-seen order.
+function fundRoles(me) {
+  const byFund = {}
+  const order = []
+  const roles = (me && Array.isArray(me.roles)) ? me.roles : []
+  roles.forEach((grant) => {
+    if (!grant || grant.scope_type !== 'fund' || !grant.scope_id) return
+    if (FUND_ROLES.indexOf(grant.role) < 0) return
+    if (!byFund[grant.scope_id]) {
+      byFund[grant.scope_id] = []
+      order.push(grant.scope_id)
+    }
+    if (byFund[grant.scope_id].indexOf(grant.role) < 0) byFund[grant.scope_id].push(grant.role)
+  })
+  return order.map((id) => ({ fundId: id, roles: byFund[id] }))
+}
+
+// Query-string values arrive as strings; ids must be positive integers.
+function idParam(value) {
+  const n = parseInt(value, 10)
+  return Number.isInteger(n) && n > 0 && String(n) === String(value).trim() ? n : null
+}
+
+// Which kind of update settles a need's disclosure duty.
+function disclosureKind(needStatus) {
+  return ENDED_NEED_STATUSES.indexOf(needStatus) >= 0 ? 'final' : 'disclosure'
+}
+
+module.exports = {
+  CATEGORIES, NEED_STATUS, EXPENSE_STATUS, DISCLOSURE_STATE, ROLE, PAYEE_TYPE, UPDATE_KINDS,
+  FUND_ROLES, SPENDABLE_NEED_STATUSES, PUBLIC_NEED_STATUSES, ENDED_NEED_STATUSES,
+  categoryLabel, label, firstMessage, fieldErrors, errorMessage, shortTime, fundRoles, idParam,
+  disclosureKind
+}

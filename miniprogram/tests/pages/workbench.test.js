@@ -1,0 +1,151 @@
+const shim = require('../shim/wx')
+const { mount, text, fire } = require('../shim/load')
+
+const ok = (data) => ({ statusCode: 200, data })
+const page = (items, next) => ok({ items, next_cursor: next || null })
+
+const me = (roles) => ok({ id: 7, nickname: '王书记', roles })
+const secretaryOf = (fundId) => ({ id: 1, role: 'secretary', scope_type: 'fund', scope_id: fundId })
+
+function serveFund(table, fundId, extra = {}) {
+  Object.assign(table, {
+    ['GET /funds/' + fundId]: ok({ id: fundId, name: '幸福社区基金', overdue_disclosure_count: 1 }),
+    ['GET /funds/' + fundId + '/needs']: (data, q) => (q.status === 'draft'
+      ? page([{ id: 11, title: '助老餐桌', category: 'elderly', status: 'draft', goal_fen: 500000, updated_at: '2026-03-01T10:00:00+08:00' }])
+      : page([{ id: 12, title: '儿童书屋', category: 'children', status: 'submitted', goal_fen: 123456 }])),
+    ['GET /funds/' + fundId + '/disclosures']: page([
+      { need_id: 21, title: '独居老人助浴', status: 'in_progress', state: 'overdue', next_due: '2026-01-10', days_overdue: 12 },
+      { need_id: 22, title: '社区环境', status: 'completed', state: 'due_soon', next_due: '2026-02-01', days_overdue: 0 }
+    ])
+  }, extra)
+  return table
+}
+
+describe('pages/workbench', () => {
+  test('renders each fund with drafts, submitted needs, disclosures and pending approvals', async () => {
+    const table = serveFund({
+      'GET /me': me([secretaryOf(3), { id: 2, role: 'resident', scope_type: 'platform', scope_id: null }]),
+      'GET /me/pending-expenses': page([{ id: 31, purpose: '购买助浴椅', amount_fen: 88000, fund: { id: 3, name: '幸福社区基金' }, need: { id: 21, title: '独居老人助浴' }, needs_committee: true, approval_count: 1, required_approvals: 2 }])
+    }, 3)
+    shim.routes(table)
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    expect(p.data.state).toBe('ready')
+    expect(p.data.hasRole).toBe(true)
+    expect(shim.requests.map((r) => r.method + ' ' + r.path + (r.query.status ? '?' + r.query.status : '')))
+      .toEqual(expect.arrayContaining([
+        'GET /api/v1/funds/3/needs?draft', 'GET /api/v1/funds/3/needs?submitted',
+        'GET /api/v1/funds/3/disclosures', 'GET /api/v1/me/pending-expenses'
+      ]))
+    expect(text(p, '.fund .card-title')).toBe('幸福社区基金')
+    expect(p.querySelectorAll('.draft-item')).toHaveLength(1)
+    expect(text(p, '.draft-item')).toContain('助老餐桌')
+    expect(text(p, '.draft-item')).toContain('¥5,000.00')
+    expect(text(p, '.draft-item')).toContain('敬老')
+    expect(text(p, '.submitted-item')).toContain('¥1,234.56')
+    expect(text(p, '.pending-item')).toContain('购买助浴椅')
+    expect(text(p, '.pending-item')).toContain('¥880.00')
+    expect(text(p, '.pending-item')).toContain('1/2')
+    expect(p.querySelectorAll('.disclosure-item')).toHaveLength(2)
+    expect(p.querySelectorAll('.disclosure-item.is-overdue')).toHaveLength(1)
+    expect(text(p, '.disclosure-item')).toContain('已逾期 12 天')
+    expect(text(p, '.overdue-count')).toContain('逾期 1 项')
+  })
+
+  test('taps navigate: new need, new expense, post update, a draft, a pending expense, disclosures', async () => {
+    shim.routes(serveFund({ 'GET /me': me([secretaryOf(3)]), 'GET /me/pending-expenses': page([{ id: 31, amount_fen: 100, fund: { id: 3, name: 'x' } }]) }, 3))
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    await fire(p, '.new-need')
+    await fire(p, '.new-expense')
+    await fire(p, '.new-update')
+    await fire(p, '.draft-item')
+    await fire(p, '.pending-item')
+    await fire(p, '.all-disclosures')
+    await fire(p, '.disclosure-item')
+    const urls = wx.navigateTo.mock.calls.map((c) => c[0].url)
+    expect(urls).toEqual([
+      '/pages/need-edit/need-edit?fund_id=3',
+      '/pages/expense-new/expense-new?fund_id=3',
+      '/pages/update-new/update-new?fund_id=3',
+      '/pages/need-edit/need-edit?fund_id=3&need_id=11',
+      '/pages/expense/expense?id=31',
+      '/pages/disclosures/disclosures?fund_id=3',
+      '/pages/update-new/update-new?fund_id=3&need_id=21&kind=disclosure'
+    ])
+  })
+
+  test('a supervisor sees the lists but no secretary buttons and no approvals call', async () => {
+    shim.routes(serveFund({ 'GET /me': me([{ id: 5, role: 'supervisor', scope_type: 'fund', scope_id: 3 }]) }, 3))
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    expect(p.querySelector('.new-need')).toBeUndefined()
+    expect(p.querySelector('.pending')).toBeUndefined()
+    expect(shim.requests.some((r) => r.path === '/api/v1/me/pending-expenses')).toBe(false)
+    expect(text(p, '.fund .tag')).toBe('监督员')
+  })
+
+  test('a user without a fund role gets a friendly message and no fund calls', async () => {
+    shim.routes({ 'GET /me': me([]) })
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    expect(p.data.hasRole).toBe(false)
+    expect(text(p, '.no-role')).toContain('您目前没有基金职务')
+    expect(shim.requests).toHaveLength(1)
+  })
+
+  test('empty lists and missing fields render without breaking', async () => {
+    shim.routes({
+      'GET /me': me([secretaryOf(3)]),
+      'GET /funds/3': ok({ id: 3 }),
+      'GET /funds/3/needs': ok({}),
+      'GET /funds/3/disclosures': page([]),
+      'GET /me/pending-expenses': page([{ id: 9 }])
+    })
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    expect(p.data.state).toBe('ready')
+    expect(text(p, '.drafts-empty')).toBe('暂无草稿')
+    expect(text(p, '.submitted-empty')).toBe('暂无待发布的项目')
+    expect(text(p, '.disclosures-empty')).toContain('没有逾期')
+    expect(text(p, '.fund .card-title')).toBe('社区基金 #3')
+    expect(text(p, '.pending-item')).toContain('¥0.00')
+  })
+
+  test('a lost network shows the error with a retry that reloads', async () => {
+    shim.mockRequest(() => ({ fail: true }))
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    expect(p.data.state).toBe('error')
+    expect(text(p.querySelector('#sv'), '#error')).toContain('网络连接失败')
+    shim.routes(serveFund({ 'GET /me': me([secretaryOf(3)]), 'GET /me/pending-expenses': page([]) }, 3))
+    await fire(p.querySelector('#sv'), '#retry')
+    expect(p.data.state).toBe('ready')
+    expect(text(p, '.pending-empty')).toBe('暂无待审批的支出')
+  })
+
+  test('one fund failing shows its message; the pending list failing shows the API message', async () => {
+    shim.routes(serveFund({
+      'GET /me': me([secretaryOf(3), secretaryOf(4)]),
+      'GET /funds/4': shim.apiError(403, 'forbidden', '没有权限查看这个基金'),
+      'GET /me/pending-expenses': shim.apiError(500, 'internal_error', '服务器开小差了，请稍后再试')
+    }, 3))
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    expect(p.querySelectorAll('.fund')).toHaveLength(2)
+    expect(text(p, '#fund-4 .fund-error')).toContain('没有权限查看这个基金')
+    expect(text(p, '#fund-3 .draft-item')).toContain('助老餐桌')
+    expect(text(p, '.pending-error')).toBe('服务器开小差了，请稍后再试')
+  })
+
+  test('showing the page again reloads it, the first show does not', async () => {
+    shim.routes(serveFund({ 'GET /me': me([secretaryOf(3)]), 'GET /me/pending-expenses': page([]) }, 3))
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    const count = shim.requests.length
+    await p.instance.onShow()
+    expect(shim.requests).toHaveLength(count)
+    await p.instance.onShow()
+    expect(shim.requests).toHaveLength(count * 2)
+  })
+})
