@@ -200,6 +200,12 @@ function currentUser() {
   return storageGet(USER_KEY)
 }
 
+// Keeps the stored user in step with GET/PATCH /me (nickname, roles), if logged in.
+function rememberUser(user) {
+  if (!user || typeof user !== 'object' || !storageGet(TOKEN_KEY)) return
+  storageSet(USER_KEY, Object.assign({}, storageGet(USER_KEY) || {}, user))
+}
+
 function isLoggedIn() {
   return !!storageGet(TOKEN_KEY)
 }
@@ -219,5 +225,5 @@ function newIdempotencyKey() {
 module.exports = {
   ApiError, NETWORK_MESSAGE, configure, buildUrl,
   get, post, patch, del, upload,
-  login, loginWithCode, currentUser, isLoggedIn, logout, newIdempotencyKey
+  login, loginWithCode, currentUser, rememberUser, isLoggedIn, logout, newIdempotencyKey
 }

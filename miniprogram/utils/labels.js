@@ -1,20 +1,21 @@
 // Chinese labels for contract enums, plus small display helpers.
+// Need categories in the glossary's words (DESIGN.md); '' is the home page's "all".
 const CATEGORIES = [
   { value: '', label: '全部' },
-  { value: 'elderly', label: '助老' },
-  { value: 'children', label: '儿童' },
-  { value: 'hardship', label: '困难帮扶' },
-  { value: 'medical', label: '医疗救助' },
+  { value: 'elderly', label: '敬老' },
+  { value: 'children', label: '扶小' },
+  { value: 'hardship', label: '助困' },
+  { value: 'medical', label: '助医' },
   { value: 'education', label: '助学' },
   { value: 'disability', label: '助残' },
-  { value: 'military', label: '拥军优属' },
-  { value: 'environment', label: '环境改善' },
-  { value: 'convenience', label: '便民服务' }
+  { value: 'military', label: '双拥' },
+  { value: 'environment', label: '环境优化' },
+  { value: 'convenience', label: '便民利民' }
 ]
 
 const NEED_STATUS = {
-  draft: '草稿', submitted: '待审核', fundraising: '筹款中', funded: '已筹满',
-  in_progress: '执行中', completed: '已完成', closed: '已结束'
+  draft: '草稿', submitted: '待发布', fundraising: '筹款中', funded: '已筹满',
+  in_progress: '执行中', completed: '已完成', closed: '已关闭'
 }
 
 const DONATION_STATUS = {
@@ -23,8 +24,8 @@ const DONATION_STATUS = {
 }
 
 const DISCLOSURE_STATE = {
-  not_required: '暂无公开要求', ok: '按期公开', due_soon: '即将到期公开',
-  overdue: '信息公开逾期', final_published: '已发布结项公开'
+  not_required: '暂无需公开', ok: '按期公开', due_soon: '即将到期',
+  overdue: '已逾期', final_published: '已发布结项报告'
 }
 
 const METRICS = {

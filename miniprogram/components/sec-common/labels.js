@@ -1,28 +1,12 @@
 // Shared helpers of the secretary pages (workbench, need-edit, expense, expense-new,
 // update-new, disclosures). Not a component: a plain module kept beside sec-photos.
 
-// Need categories in the order the picker shows them (DESIGN.md glossary).
-const CATEGORIES = [
-  { value: 'elderly', label: '敬老' },
-  { value: 'children', label: '扶小' },
-  { value: 'hardship', label: '助困' },
-  { value: 'medical', label: '助医' },
-  { value: 'education', label: '助学' },
-  { value: 'disability', label: '助残' },
-  { value: 'military', label: '双拥' },
-  { value: 'environment', label: '环境优化' },
-  { value: 'convenience', label: '便民利民' }
-]
+const shared = require('../../utils/labels.js')
 
-const NEED_STATUS = {
-  draft: '草稿',
-  submitted: '待发布',
-  fundraising: '筹款中',
-  funded: '已筹满',
-  in_progress: '执行中',
-  completed: '已完成',
-  closed: '已关闭'
-}
+// Need categories in the order the picker shows them (the glossary's words, shared).
+const CATEGORIES = shared.CATEGORIES.filter((c) => c.value)
+const NEED_STATUS = shared.NEED_STATUS
+const DISCLOSURE_STATE = shared.DISCLOSURE_STATE
 
 const EXPENSE_STATUS = {
   submitted: '待审批',
@@ -32,13 +16,6 @@ const EXPENSE_STATUS = {
   cancelled: '已撤销'
 }
 
-const DISCLOSURE_STATE = {
-  overdue: '已逾期',
-  due_soon: '即将到期',
-  ok: '按期公开',
-  not_required: '暂无需公开',
-  final_published: '已发布结项报告'
-}
 
 const ROLE = {
   secretary: '书记',

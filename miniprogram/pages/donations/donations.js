@@ -72,6 +72,9 @@ Component({
       const id = e.currentTarget.dataset.id
       if (id) wx.navigateTo({ url: '/pages/need/need?id=' + id })
     },
+    goMe() {
+      wx.navigateTo({ url: '/pages/me/me' })
+    },
     goWorkbench() {
       wx.navigateTo({ url: '/pages/workbench/workbench' })
     },

@@ -1,5 +1,7 @@
 // 支出详情: one expense with its evidence, decisions, approval policy and the balance
-// it would draw on; approve or reject it when the API's `actions` allow.
+// it would draw on; approve, reject, cancel, disburse it or give an attachment a covered
+// copy (redact) when the API's `actions` allow. After cancel, disburse and redact the
+// expense is read again.
 const api = require('../../utils/api.js')
 const { yuan } = require('../../utils/money.js')
 const L = require('../../components/sec-common/labels.js')
@@ -14,8 +16,11 @@ function view(expense) {
     .map((a) => {
       // A redacted copy is what the public sees; the team looks at the original.
       const up = (a && a.upload) || {}
+      const red = (a && a.redacted) || null
       return {
         id: a && a.id,
+        redacted: !!(red && red.id),
+        redactedUrl: (red && red.url) || '',
         url: up.url || '',
         thumb: up.thumbnail_url || up.url || '',
         pdf: isPdf(up),
@@ -56,6 +61,9 @@ function view(expense) {
     voucher: e.voucher_no || '',
     canApprove: actions.indexOf('approve') >= 0,
     canReject: actions.indexOf('reject') >= 0,
+    canCancel: actions.indexOf('cancel') >= 0,
+    canDisburse: actions.indexOf('disburse') >= 0,
+    canRedact: actions.indexOf('redact') >= 0,
     attachments,
     images: attachments.filter((a) => !a.pdf).map((a) => a.url),
     approvals
@@ -72,7 +80,18 @@ Component({
     commentError: '',
     actionError: '',
     busy: false,
-    notice: ''
+    notice: '',
+    // cancel: a panel with the reason
+    cancelOpen: false,
+    cancelReason: '',
+    cancelError: '',
+    // disburse: voucher number and payment-proof photos
+    voucher: '',
+    proofIds: [],
+    proofUploading: 0,
+    disburseErrors: {},
+    // redact: the attachment whose covered copy is uploading
+    redactingId: null
   },
 
   methods: {
@@ -166,6 +185,143 @@ Component({
           commentError: errors.comment || ''
         })
       })
+    },
+
+    // Reads the expense again without leaving the page; falls back to `fallback`
+    // (the action's own answer) when the read fails.
+    refresh(fallback) {
+      return api.get('/expenses/' + this.data.expenseId).then((expense) => {
+        this.setData({ e: view(expense) })
+      }).catch((err) => {
+        if (fallback) this.setData({ e: view(fallback) })
+        wx.showToast({ title: L.errorMessage(err), icon: 'none' })
+      })
+    },
+
+    // Runs one action call, then reloads; the API's message is shown on failure.
+    act(call, notice, onError) {
+      this.setData({ busy: true, actionError: '', notice: '' })
+      return call().then((answer) => {
+        this.setData({ busy: false, notice })
+        wx.showToast({ title: notice, icon: 'success' })
+        return this.refresh(answer && answer.id ? answer : null).then(() => true)
+      }).catch((err) => {
+        this.setData({ busy: false, actionError: L.errorMessage(err) })
+        if (onError) onError(err)
+        return false
+      })
+    },
+
+    // -- cancel --------------------------------------------------------------
+    onCancelOpen() {
+      if (this.data.busy || !this.data.e || !this.data.e.canCancel) return
+      this.setData({ cancelOpen: true, cancelReason: '', cancelError: '', actionError: '' })
+    },
+
+    onCancelClose() {
+      if (this.data.busy) return
+      this.setData({ cancelOpen: false, cancelError: '' })
+    },
+
+    onCancelReason(e) {
+      this.setData({ cancelReason: e.detail.value, cancelError: '' })
+    },
+
+    onCancelConfirm() {
+      const e = this.data.e
+      if (this.data.busy || !e || !e.canCancel) return Promise.resolve()
+      const reason = (this.data.cancelReason || '').trim()
+      if (reason.length < 4) {
+        this.setData({ cancelError: '请填写撤销理由（至少 4 个字）' })
+        return Promise.resolve()
+      }
+      if (reason.length > 500) {
+        this.setData({ cancelError: '撤销理由最多 500 个字' })
+        return Promise.resolve()
+      }
+      this.setData({ cancelError: '' })
+      return this.act(
+        () => api.post('/expenses/' + this.data.expenseId + '/cancel', { reason }),
+        '已撤销',
+        // shown in the panel the user is looking at, not twice
+        (err) => this.setData({ actionError: '', cancelError: L.fieldErrors(err && err.errors).reason || L.errorMessage(err) })
+      ).then((ok) => {
+        if (ok) this.setData({ cancelOpen: false, cancelReason: '' })
+      })
+    },
+
+    // -- disburse ------------------------------------------------------------
+    onVoucher(e) {
+      const errors = Object.assign({}, this.data.disburseErrors)
+      delete errors.voucher_no
+      this.setData({ voucher: e.detail.value, disburseErrors: errors })
+    },
+
+    onProof(e) {
+      const errors = Object.assign({}, this.data.disburseErrors)
+      delete errors.attachment_ids
+      this.setData({ proofIds: e.detail.ids || [], proofUploading: e.detail.uploading || 0, disburseErrors: errors })
+    },
+
+    onDisburse() {
+      const e = this.data.e
+      if (this.data.busy || !e || !e.canDisburse) return Promise.resolve()
+      const voucher = (this.data.voucher || '').trim()
+      const errors = {}
+      if (voucher.length < 2 || voucher.length > 64) errors.voucher_no = '请填写付款凭证号（2 到 64 个字符）'
+      if (this.data.proofUploading) errors.attachment_ids = '付款凭证还在上传，请稍候'
+      else if (!this.data.proofIds.length) errors.attachment_ids = '请至少上传一张付款凭证照片'
+      if (Object.keys(errors).length) {
+        this.setData({ disburseErrors: errors })
+        return Promise.resolve()
+      }
+      this.setData({ disburseErrors: {} })
+      return this.act(
+        () => api.post('/expenses/' + this.data.expenseId + '/disburse', {
+          voucher_no: voucher,
+          attachment_ids: this.data.proofIds.slice(0, 9)
+        }),
+        '已拨付',
+        (err) => this.setData({ disburseErrors: L.fieldErrors(err && err.errors) })
+      ).then((ok) => {
+        if (ok) this.setData({ voucher: '', proofIds: [], proofUploading: 0 })
+      })
+    },
+
+    // -- redact --------------------------------------------------------------
+    // Pick a photo with the personal details covered; it is published instead of the original.
+    onRedact(ev) {
+      const e = this.data.e
+      const attachmentId = ev.currentTarget.dataset.id
+      if (this.data.busy || !e || !e.canRedact || !attachmentId) return Promise.resolve()
+      return new Promise((resolve) => {
+        wx.chooseMedia({
+          count: 1,
+          mediaType: ['image'],
+          sourceType: ['album', 'camera'],
+          sizeType: ['compressed'],
+          success: (res) => {
+            const file = res && res.tempFiles && res.tempFiles[0]
+            resolve(file && file.tempFilePath ? file.tempFilePath : null)
+          },
+          fail: () => resolve(null) // the user cancelled
+        })
+      }).then((path) => {
+        if (!path) return null
+        this.setData({ redactingId: attachmentId })
+        return this.act(() => api.upload(path).then((up) => {
+          if (!up || !up.id) throw new api.ApiError({ message: '上传失败，请重试' })
+          return api.post('/expenses/' + this.data.expenseId + '/redactions', {
+            attachment_id: attachmentId,
+            upload_id: up.id
+          })
+        }), '已更换公开副本').then(() => this.setData({ redactingId: null }))
+      })
+    },
+
+    onPreviewCopy(ev) {
+      const url = ev.currentTarget.dataset.url
+      if (url) wx.previewImage({ urls: [url], current: url })
     }
   }
 })

@@ -45,6 +45,16 @@ function viewNeed(n) {
   }
 }
 
+// New progress figures over the last ones: a field missing or not an integer keeps its
+// last value, so a partial or odd answer never blanks the bar.
+function mergeProgress(last, p) {
+  const out = Object.assign({}, last)
+  ;['raised_fen', 'goal_fen', 'percent', 'donation_count'].forEach((key) => {
+    if (Number.isInteger(p[key]) && p[key] >= 0) out[key] = p[key]
+  })
+  return out
+}
+
 function viewIncome(i) {
   return {
     id: i.id,
@@ -79,6 +89,8 @@ Component({
     state: 'loading', message: '',
     need: null,
     progress: { raised_fen: 0, goal_fen: 0, percent: 0, donation_count: 0 },
+    // the last progress answer came from PostgreSQL while the live counter is down
+    progressStale: false,
     tab: 'income',
     ledgerState: 'loading', ledgerMessage: '',
     incomes: [], incomeCursor: null, expenses: [], expenseCursor: null,
@@ -141,12 +153,10 @@ Component({
       this._polling = true
       return api.get('/needs/' + this._id + '/progress').then((p) => {
         this._polling = false
-        if (!p || !this._timer) return
+        if (!p || typeof p !== 'object' || !this._timer) return
         this.setData({
-          progress: {
-            raised_fen: p.raised_fen || 0, goal_fen: p.goal_fen || 0,
-            percent: p.percent || 0, donation_count: p.donation_count || 0
-          }
+          progress: mergeProgress(this.data.progress, p),
+          progressStale: p.stale === true
         })
       }).catch(() => { this._polling = false /* keep the last figures; next tick retries */ })
     },

@@ -34,6 +34,18 @@ describe('pages/donations', () => {
     expect(page.dom.textContent).toContain('还没有捐赠记录')
   })
 
+  test('the account page is linked at the top for everyone', async () => {
+    shim.setEnv('release')
+    shim.routes({ 'GET /me/donations': { statusCode: 200, data: { items: [], next_cursor: null } } })
+    const page = mount('pages/donations/donations')
+    await page.instance.onLoad()
+    await page.instance.onShow()
+    expect(page.querySelector('#workbench')).toBeUndefined()
+    expect(page.querySelector('#dev-login')).toBeUndefined()
+    await fire(page, '#me')
+    expect(wx.navigateTo).toHaveBeenCalledWith({ url: '/pages/me/me' })
+  })
+
   test('staff see the workbench link', async () => {
     shim.setStorage('user', { id: 1, roles: [{ role: 'secretary', scope_type: 'fund', scope_id: 1 }] })
     shim.routes({ 'GET /me/donations': { statusCode: 200, data: { items: [], next_cursor: null } } })

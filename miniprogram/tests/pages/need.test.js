@@ -115,7 +115,7 @@ describe('pages/need', () => {
     const page = mount('pages/need/need')
     await page.instance.onLoad({ id: '7' })
     expect(page.querySelector('#donate')).toBeUndefined()
-    expect(page.querySelector('#not-open').dom.textContent).toContain('已结束')
+    expect(page.querySelector('#not-open').dom.textContent).toContain('已关闭')
     expect(page.dom.textContent).toContain('暂无进展')
     expect(page.dom.textContent).toContain('暂无捐赠')
     page.instance.onUnload()

@@ -150,4 +150,13 @@ describe('utils/api', () => {
   test('newIdempotencyKey gives different keys', () => {
     expect(api.newIdempotencyKey()).not.toBe(api.newIdempotencyKey())
   })
+
+  test('rememberUser merges into the stored user only when logged in', () => {
+    api.rememberUser({ nickname: '小王' })
+    expect(shim.storage().user).toBeUndefined()
+    shim.setStorage('token', 'T')
+    shim.setStorage('user', { id: 2, nickname: '旧', roles: [] })
+    api.rememberUser({ nickname: '小王', roles: [{ role: 'committee', scope_type: 'fund', scope_id: 1 }] })
+    expect(api.currentUser()).toEqual({ id: 2, nickname: '小王', roles: [{ role: 'committee', scope_type: 'fund', scope_id: 1 }] })
+  })
 })
