@@ -20,6 +20,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from backend.accounts.models import User
+from backend.common.money import yuan
 from backend.common.time import utcnow
 from backend.extensions import db
 from backend.uploads.models import MediaCheck, Upload
@@ -89,11 +90,6 @@ def _encode(image: Image.Image) -> Picture:
     return Picture(out.getvalue(), thumb.getvalue(), image.width, image.height)
 
 
-def _yuan(fen: int) -> str:
-    whole, cents = divmod(fen, 100)
-    return f"{whole:,}.{cents:02d}"
-
-
 def _stamp(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], colour: tuple[int, ...],
            text: str, oval: bool = True) -> None:  # fmt: skip
     """A seal: an oval (or a box) with a word in the middle."""
@@ -153,7 +149,7 @@ def invoice(number: str, day: str, amount_fen: int, payee: str, item: str) -> Pi
         for row, length in enumerate((len(payee), len(item))):
             width = min(390, 18 * length)
             draw.rectangle((170, 182 + row * 38, 170 + width, 194 + row * 38), fill=FAINT)
-    draw.text((200, 320), _yuan(amount_fen), font=_font(30), fill=INK, anchor="lm")
+    draw.text((200, 320), yuan(amount_fen, symbol=""), font=_font(30), fill=INK, anchor="lm")
     return _encode(image)
 
 
@@ -197,7 +193,7 @@ def receipt(voucher_no: str, day: str, amount_fen: int, payee: str, count: int =
         draw.rectangle((200, 256, 200 + min(300, 18 * len(payee)), 268), fill=(210, 218, 230))
         if count > 1:
             draw.text((520, 262), f"x{count}", font=_font(18), fill=INK, anchor="mm")
-    draw.text((200, 312), _yuan(amount_fen), font=_font(30), fill=INK, anchor="lm")
+    draw.text((200, 312), yuan(amount_fen, symbol=""), font=_font(30), fill=INK, anchor="lm")
     return _encode(image)
 
 

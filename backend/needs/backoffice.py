@@ -14,6 +14,7 @@ from backend.accounts.models import User
 from backend.audit.models import AuditEvent
 from backend.audit.services import diff, record
 from backend.common.errors import DomainError, Kind, conflict
+from backend.common.money import yuan
 from backend.common.paging import Page, keyset_page
 from backend.common.time import beijing_today, utcnow
 from backend.extensions import db
@@ -62,7 +63,8 @@ def _check_budget(goal_fen: int, lines: Sequence[BudgetLineInput]) -> None:
         raise DomainError(
             Kind.INVALID,
             "budget_mismatch",
-            f"预算明细合计 {total / 100:.2f} 元，与筹款目标 {goal_fen / 100:.2f} 元不一致",
+            f"预算明细合计 {yuan(total, symbol='', grouping=False)} 元，与筹款目标 "
+            f"{yuan(goal_fen, symbol='', grouping=False)} 元不一致",
             {"budget_lines": [f"明细合计 {total} 分，筹款目标 {goal_fen} 分"]},
         )
 

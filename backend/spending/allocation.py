@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from backend.common.errors import DomainError, Kind, conflict
+from backend.common.money import yuan
 from backend.common.paging import Page
 from backend.common.time import utcnow
 from backend.donations.models import Donation
@@ -108,12 +109,6 @@ FROM inserted
 
 _NEED_SQL = sa.text(ALLOCATE_SQL.format(account="need_id = :need_id"))
 _POOL_SQL = sa.text(ALLOCATE_SQL.format(account="need_id IS NULL"))
-
-
-def yuan(fen: int) -> str:
-    """Fen as yuan for messages: 123456 → ¥1,234.56."""
-    whole, cents = divmod(fen, 100)
-    return f"¥{whole:,}.{cents:02d}"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from backend.accounts.models import Role, RoleGrant, ScopeType, User
 from backend.accounts.permissions import Permission, can, roles_over
 from backend.audit.services import record
 from backend.common.errors import DomainError, Kind, conflict, forbidden, invalid, not_found
+from backend.common.money import yuan
 from backend.common.paging import Page, keyset_page
 from backend.common.time import utcnow
 from backend.extensions import db
@@ -52,13 +53,6 @@ SPENDABLE_NEED_STATUSES = (
 )
 #: the roles that decide expenses (the committee alone at or above the threshold)
 DECIDING_ROLES = (Role.COMMITTEE, Role.SECRETARY)
-
-
-def yuan(fen: int) -> str:
-    """Fen as a yuan amount for messages: 123456 → ¥1,234.56 (exact, no floats)."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}¥{whole:,}.{cents:02d}"
 
 
 def expense_not_found() -> DomainError:

@@ -12,6 +12,7 @@ from typing import Any
 import marshmallow as ma
 
 from backend.api.schemas.base import BeijingDateTime, ObjectSchema, PageArgsSchema, PageSchema
+from backend.common.money import yuan as format_yuan
 from backend.common.time import BEIJING
 from backend.spending.models import AttachmentStage, Decision, PayeeType
 from backend.spending.public import PublicFile, mask_payee
@@ -160,10 +161,8 @@ BEIJING_TIME = "%Y-%m-%d %H:%M:%S"
 
 
 def yuan(fen: int) -> str:
-    """Exact yuan text of an amount in fen, never through a float: 1234 → "12.34"."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    """Exact yuan text of an amount in fen, as spreadsheets read it: 1234 → "12.34"."""
+    return format_yuan(fen, symbol="", grouping=False)
 
 
 def beijing(instant: datetime | None) -> str:

@@ -1,4 +1,5 @@
-"""Schemas of the public endpoints: needs, progress, ledgers, funds, spaces, statistics."""
+"""Schemas of the public endpoints: needs, progress, funds, spaces, statistics (ledgers:
+schemas.ledger)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,6 @@ from backend.api.schemas.base import (
     PageSchema,
     QuerySchema,
     RefSchema,
-)
-from backend.api.schemas.ledger import (  # noqa: F401 - the ledgers' schemas live there
-    IncomePageSchema,
-    IncomeSchema,
-    LedgerSchema,
 )
 from backend.needs.disclosure import DisclosureState
 from backend.needs.models import CATEGORY_LABELS, PUBLIC_STATUSES, NeedCategory

@@ -96,13 +96,6 @@ class ExpenseListArgsSchema(PageArgsSchema):
     need_id = Id(strict=False, load_default=None)
 
 
-class UserRefSchema(ma.Schema):
-    """`{id, nickname}` of a person of the fund's team."""
-
-    id = ma.fields.Integer()
-    nickname = ma.fields.String(allow_none=True)
-
-
 class ApprovalSchema(ma.Schema):
     """One decision."""
 

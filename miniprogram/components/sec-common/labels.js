@@ -7,6 +7,7 @@ const shared = require('../../utils/labels.js')
 const CATEGORIES = shared.CATEGORIES.filter((c) => c.value)
 const NEED_STATUS = shared.NEED_STATUS
 const DISCLOSURE_STATE = shared.DISCLOSURE_STATE
+const shortTime = shared.shortTime
 
 const EXPENSE_STATUS = {
   submitted: '待审批',
@@ -84,13 +85,6 @@ function errorMessage(err) {
   return (err && err.message) || '操作失败，请稍后重试'
 }
 
-// "2026-03-01T10:00:00+08:00" -> "2026-03-01 10:00"; dates pass through.
-function shortTime(value) {
-  if (!value || typeof value !== 'string') return ''
-  const m = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}))?/.exec(value)
-  if (!m) return value
-  return m[2] ? m[1] + ' ' + m[2] : m[1]
-}
 
 // The fund ids the user holds a fund role in, with the roles, in first-seen order.
 function fundRoles(me) {
