@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import redis
@@ -150,7 +150,11 @@ def seed_demo(progress: Callable[[str], None] = log.info) -> dict[str, int]:
         if not exists:
             db.session.add(
                 ProgrammeTarget(
-                    region_id=region.id, year=year, metric=spec["metric"], target=spec["target"]
+                    region_id=region.id,
+                    year=year,
+                    metric=spec["metric"],
+                    target=spec["target"],
+                    due_on=date(year, 12, 31),
                 )
             )
             added["targets"] += 1

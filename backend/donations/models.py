@@ -84,6 +84,12 @@ class Donation(TimestampMixin, db.Model):
                 "paid_at IS NOT NULL AND allocated_fen + refunded_fen < amount_fen"
             ),
         ),
+        # a charity space's received donations (its figures and its district ranking)
+        sa.Index(
+            "ix_donations_space_paid",
+            "space_id",
+            postgresql_where=sa.text("space_id IS NOT NULL AND paid_at IS NOT NULL"),
+        ),
         # a need's and a fund's received donations in id order (the public ledgers' pages)
         sa.Index(
             "ix_donations_need_paid",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -74,3 +75,5 @@ class ProgrammeTarget(TimestampMixin, db.Model):
     metric: Mapped[str] = mapped_column(sa.String(32))
     #: the planned value (fen for money metrics)
     target: Mapped[int] = mapped_column(sa.BigInteger)
+    #: the day by which the target is to be reached (the plan's deadline)
+    due_on: Mapped[date] = mapped_column(sa.Date)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -35,6 +37,46 @@ class CharitySpace(TimestampMixin, db.Model):
     opening_hours: Mapped[str | None] = mapped_column(sa.String(100))
     #: a sentence or two about the place
     description: Mapped[str | None] = mapped_column(sa.Text)
+    #: a photo of the place (a public upload)
+    photo_upload_id: Mapped[int | None] = mapped_column(sa.ForeignKey("uploads.id"))
 
     region: Mapped[Region] = relationship()
     fund: Mapped[Fund] = relationship()
+    #: the needs the space shows, in its chosen order (none chosen: the fund's open needs)
+    shown: Mapped[list[SpaceNeed]] = relationship(
+        order_by="SpaceNeed.position", cascade="all, delete-orphan"
+    )
+
+
+class SpaceNeed(db.Model):
+    """A need a charity space shows on its page and posters, in the space's order."""
+
+    __tablename__ = "space_needs"
+
+    space_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("charity_spaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    need_id: Mapped[int] = mapped_column(sa.ForeignKey("needs.id"), primary_key=True, index=True)
+    #: place in the space's list, from 0
+    position: Mapped[int] = mapped_column(sa.SmallInteger)
+
+
+class SpaceCode(db.Model):
+    """A mini-program code WeChat drew for a space (and one of its needs), kept once fetched.
+
+    WeChat limits how many codes an account may request; a code never changes for the same
+    scene, so it is asked for once and served from here ever after.
+    """
+
+    __tablename__ = "space_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    space_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("charity_spaces.id", ondelete="CASCADE"), index=True
+    )
+    need_id: Mapped[int | None] = mapped_column(sa.ForeignKey("needs.id"))
+    #: the scene WeChat hands the page: "s=<code>" or "s=<code>&n=<need id>"
+    scene: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    #: the PNG WeChat returned
+    png: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    fetched_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
