@@ -49,6 +49,7 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     from backend.logging_setup import configure_logging, init_request_logging
     from backend.payments.wechat_pay import init_payments
     from backend.progress import service as progress
+    from backend.progress.versions import install_versions
     from backend.redis_client import init_redis
     from backend.uploads.storage import init_uploads
     from backend.wechat.client import init_wechat
@@ -97,6 +98,9 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     api.register_converter(IdConverter, id_param_schema)
     api.register_converter(BigIdConverter, id_param_schema)
     progress.use_source(app, DonationTotals())
+    from backend.api.public_cache import PUBLIC_TABLES
+
+    install_versions(app, PUBLIC_TABLES)  # what keeps the public answers' copies current
     from backend.api import register_blueprints
     from backend.api.uploads import media
     from backend.boundary import init_transaction_boundary
@@ -108,6 +112,9 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     app.register_blueprint(ops)
     app.register_blueprint(media)
     app.register_blueprint(docs_assets)
+    from backend.web import init_web
+
+    init_web(app)  # the public web pages (/p/…) and their HTML 404
     init_transaction_boundary(app)
     register_commands(app)
 

@@ -18,7 +18,11 @@
     (target: each at least 0.33 of the progress reads per second);
 (f) the worker's sealing job over 100,000 bulk-loaded journal entries (target: 1,000 a
     second), then the whole chain verified. (f) runs before (e), whose million entries it
-    would otherwise seal too.
+    would otherwise seal too;
+(g) every public read (a need, the need list, a ledger page, a fund, the city's and a
+    district's stats, the regions, a space, and the web pages of a need, fund, space and
+    region), each beside the bare `/healthz` measured right before it (target: at least 0.5
+    of it), with the time to make each answer afresh.
 
 It creates its own database `linshan_bench_<random>` on DATABASE_URL's server (default
 postgresql://postgres@127.0.0.1:5432/postgres), migrates it with the app's migrations,
@@ -97,7 +101,7 @@ DEFAULT_APP = "backend:create_app()"
 C_NEEDS = 8
 D_NEEDS = 4
 #: the benchmarks in the order they run: (f) seals before (e) loads a million entries
-BENCHMARKS = ("a", "b", "c", "d", "f", "e")
+BENCHMARKS = ("a", "b", "c", "d", "f", "e", "g")
 #: (e) a need's paid donations (each with its journal entry), and the share of the target
 #: ratio (ledger or my-donations reads per second over progress reads per second)
 E_DONATIONS, E_DONATIONS_QUICK = 1_000_000, 100_000
@@ -1145,6 +1149,74 @@ class Bench:
         )  # fmt: skip
 
     # -- report ---------------------------------------------------------------------------
+    # -- (g) public reads at the scale of a shared link ---------------------------------
+    def public_paths(self) -> dict[str, str]:
+        """The public reads of one need, its fund, a space, the stats and the web pages."""
+        from backend.extensions import db
+        from backend.funds.models import Fund
+        from backend.spaces.models import CharitySpace
+
+        need, fund_id = self.needs["read"], self.fund_id
+        with self.app.app_context():
+            fund = db.session.get(Fund, fund_id)
+            region = fund.region
+            if db.session.query(CharitySpace).filter_by(code="bench-space").first() is None:
+                db.session.add(CharitySpace(code="bench-space", name="基准慈善空间",
+                                            region_id=region.id, fund_id=fund_id,
+                                            address="基准路 1 号"))  # fmt: skip
+                db.session.commit()
+            district = int(region.path.strip("/").split("/")[1])
+        bulk_load_paid(self.db_url, need, fund_id, 60)
+        rebuild_counters(self.app, [need], [fund_id])
+        return {
+            "need detail": f"/api/v1/needs/{need}",
+            "need list": f"/api/v1/needs?fund_id={fund_id}",
+            "ledger page": f"/api/v1/needs/{need}/ledger",
+            "fund": f"/api/v1/funds/{fund_id}",
+            "stats (city)": "/api/v1/stats",
+            "stats (district)": f"/api/v1/stats?region_id={district}",
+            "regions": "/api/v1/regions",
+            "space": "/api/v1/spaces/bench-space",
+            "web: need": f"/p/needs/{need}",
+            "web: fund": f"/p/funds/{fund_id}",
+            "web: space": "/p/spaces/bench-space",
+            "web: region": f"/p/regions/{district}",
+        }
+
+    def bench_g(self) -> None:
+        log("\n(g) public reads (copies kept current by Redis) vs /healthz, same generator")
+        paths = self.public_paths()
+        cold = {}
+        for name, path in paths.items():
+            t = time.perf_counter()
+            status, body = http_get(self.server.port, path)
+            cold[name] = (time.perf_counter() - t) * 1000
+            if status != 200:
+                raise SystemExit(f"GET {path}: {status} {body[:200]!r}")
+        seconds = 3 if self.quick else 6
+        self.load_for("/healthz", 2, "warm-up healthz")
+        figures: dict[str, dict] = {}
+        bare: list[float] = []
+        for name, path in paths.items():
+            self.load_for(path, 1, f"warm-up {name}")
+            bare.append(self.load_for("/healthz", seconds, "healthz")["rps"])
+            figures[name] = self.load_for(path, seconds, name)
+        healthz = sum(bare) / len(bare)
+        self.results["g"] = {"healthz_rps": round(healthz, 1), "reads": {}}
+        self.row("g", f"GET /healthz (mean of {len(bare)} runs between the reads)",
+                 f"{healthz:,.0f}/s")  # fmt: skip
+        for name, path in paths.items():
+            f = figures[name]
+            ratio = f["rps"] / healthz
+            self.results["g"]["reads"][name] = {
+                "path": path, "rps": round(f["rps"], 1), "p50_ms": f["p50_ms"],
+                "p99_ms": f["p99_ms"], "first_read_ms": round(cold[name], 2),
+                "ratio": round(ratio, 3),
+            }  # fmt: skip
+            self.row("g", f"{name}: {f['rps']:,.0f}/s, p99 {f['p99_ms']:.2f} ms "
+                     f"(made afresh: {cold[name]:.1f} ms)", f"{ratio:.2f} of bare",
+                     ">= 0.50", ratio >= 0.5)  # fmt: skip
+
     def table(self) -> str:
         head = ("", "measure", "value", "target", "result")
         widths = [max(len(str(r[i])) for r in [head, *self.rows]) for i in range(5)]

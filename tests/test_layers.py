@@ -22,7 +22,7 @@ DOMAIN = (
 #: what a domain package may not import: the web layer and HTTP's exceptions
 HTTP_NAMES = {("flask", "request"), ("flask", "abort"), ("flask", "g")}
 HTTP_MODULES = ("werkzeug.exceptions", "backend.api", "backend.errors", "backend.auth",
-                "flask_smorest", "webargs")  # fmt: skip
+                "backend.web", "flask_smorest", "webargs")  # fmt: skip
 
 
 def unit_of(module: str) -> str:

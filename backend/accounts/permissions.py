@@ -28,6 +28,7 @@ class Permission(enum.StrEnum):
     DISBURSE = "disburse"
     MANAGE_FUND = "manage_fund"  # settings and role grants
     REFUND = "refund"
+    MANAGE_SPACES = "manage_spaces"  # create and edit charity spaces, choose what they show
 
 
 #: which roles carry which permission over a fund they cover
@@ -50,6 +51,7 @@ POLICY: dict[Permission, frozenset[Role]] = {
     Permission.DISBURSE: frozenset({Role.FOUNDATION_ADMIN}),
     Permission.MANAGE_FUND: frozenset({Role.FOUNDATION_ADMIN, Role.PLATFORM_ADMIN}),
     Permission.REFUND: frozenset({Role.FOUNDATION_ADMIN}),
+    Permission.MANAGE_SPACES: frozenset({Role.SECRETARY, Role.FOUNDATION_ADMIN}),
 }
 
 

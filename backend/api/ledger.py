@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import datetime
-from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
-from flask import Response, request, stream_with_context
+from flask import Response, stream_with_context
 
 from backend.api.base import Blueprint, decode_cursor, encode_cursor, id_page, invalid_cursor
 from backend.api.lookups import fund_or_404
+from backend.api.public_cache import NOT_MODIFIED_DOC, public_answer
 from backend.api.schemas.ledger import (
     CSV_COLUMNS,
     CSV_DOC,
@@ -44,27 +44,6 @@ blp = Blueprint("ledger", __name__, description="公开账本")
 CSV_BATCH = 500
 #: the byte order mark that tells Excel the file is UTF-8
 BOM = "\ufeff"
-#: A ledger page is public and the same for everyone: any cache may keep it a few seconds
-#: (a new donation or expense shows within that), and a client that sends the page's ETag
-#: back (If-None-Match) is answered 304 while the page is unchanged.
-LEDGER_CACHE_CONTROL = "public, max-age=5"
-NOT_MODIFIED_DOC = {"304": {"description": "unchanged since the ETag sent in If-None-Match"}}
-
-
-def public_page(view: Callable[..., Response]) -> Callable[..., Response]:
-    """The public ledger's caching headers (`LEDGER_CACHE_CONTROL`, an ETag of the body)
-    on the answer its schema wrote; a 304 when the caller already holds it."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        response = view(*args, **kwargs)
-        if response.status_code != 200:
-            return response
-        response.headers["Cache-Control"] = LEDGER_CACHE_CONTROL
-        response.add_etag()
-        return response.make_conditional(request)
-
-    return wrapper
 
 
 def expense_page(kind: str, cursor: str | None, filters: dict[str, Any],
@@ -88,8 +67,8 @@ def expense_page(kind: str, cursor: str | None, filters: dict[str, Any],
 
 
 @blp.get("/needs/<int:need_id>/ledger")
+@public_answer
 @blp.arguments(LedgerArgsSchema, location="query", as_kwargs=True)
-@public_page
 @blp.response(200, LedgerSchema)
 @blp.doc(responses=NOT_MODIFIED_DOC)
 def need_ledger(need_id: int, limit: int, cursor: str | None,
@@ -107,8 +86,8 @@ def need_ledger(need_id: int, limit: int, cursor: str | None,
 
 
 @blp.get("/funds/<int:fund_id>/ledger")
+@public_answer
 @blp.arguments(LedgerArgsSchema, location="query", as_kwargs=True)
-@public_page
 @blp.response(200, LedgerSchema)
 @blp.doc(responses=NOT_MODIFIED_DOC)
 def fund_ledger(fund_id: int, limit: int, cursor: str | None,

@@ -13,6 +13,8 @@ from backend.funds.services import get_fund
 from backend.needs.models import Need
 from backend.needs.services import need_not_found
 from backend.regions.models import Region
+from backend.spaces.models import CharitySpace
+from backend.spaces.services import get_space
 from backend.spending.models import Expense
 from backend.spending.services import expense_not_found, get_expense
 
@@ -69,3 +71,12 @@ def expense_for(permission: Permission, expense_id: int) -> tuple[User, Expense]
         raise expense_not_found()
     require(actor, permission, expense.fund)
     return actor, expense
+
+
+def space_for(permission: Permission, code: str) -> tuple[User, CharitySpace]:
+    """The caller and the space (row-locked), when the caller holds `permission` over its
+    fund: 401 first, then 404 for a space that does not exist, then 403."""
+    actor = login_required()
+    space = get_space(code, lock=True)
+    require(actor, permission, space.fund)
+    return actor, space

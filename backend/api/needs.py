@@ -7,6 +7,7 @@ from typing import Any
 
 from backend.api.base import Blueprint, decode_cursor, encode_cursor, invalid_cursor
 from backend.api.lookups import region_or_404
+from backend.api.public_cache import public_answer
 from backend.api.schemas.public import (
     NeedDetailSchema,
     NeedListArgsSchema,
@@ -28,6 +29,7 @@ blp = Blueprint("needs", __name__, description="社区需求（小微项目）")
 
 
 @blp.get("/needs")
+@public_answer
 @blp.arguments(NeedListArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, NeedPageSchema)
 def list_needs(limit: int, cursor: str | None, **filter_args: Any) -> dict[str, Any]:
@@ -64,6 +66,7 @@ def get_progress(need_id: int) -> NeedProgress:
 
 
 @blp.get("/needs/<int:need_id>")
+@public_answer
 @blp.response(200, NeedDetailSchema)
 def get_need(need_id: int) -> NeedCard:
     """A published need: story, budget, who raises the money, images, updates, disclosure."""

@@ -41,6 +41,7 @@ from backend.needs.models import Need, NeedStatus
 from backend.needs.services import need_not_found
 from backend.payments.wechat_pay import PaymentNotice, get_pay, wechat_time
 from backend.progress.service import FUND_LOCK_CLASS, NEED_LOCK_CLASS, apply_delta
+from backend.progress.versions import mark_public_change
 from backend.spaces.models import CharitySpace
 from backend.spaces.services import get_space
 from backend.wechat.content import check_text
@@ -81,6 +82,7 @@ def forget_donor(user: User) -> None:
         .values(public_name=ANONYMOUS_DONOR, message="", client_ip=None, updated_at=utcnow())
         .execution_options(synchronize_session="fetch")
     )
+    mark_public_change(db.session())  # public ledgers showed the name
 
 
 def new_out_trade_no() -> str:
@@ -349,6 +351,7 @@ def _credited(notice: PaymentNotice, row: sa.Row, recorded: bool) -> PaymentOutc
     if row.was_closed:
         log.warning("payment arrived for closed order %s: kept", notice.out_trade_no)
     log.info("donation %s paid: %s fen", notice.out_trade_no, row.amount_fen)
+    mark_public_change(db.session())  # public ledgers list it once this commits
     return PaymentOutcome(
         True, "applied", donation_id=row.id, need_id=row.need_id, fund_id=row.fund_id,
         amount_fen=row.amount_fen, outbox_event_id=row.event_id, recorded=recorded,

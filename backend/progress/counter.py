@@ -18,6 +18,7 @@ import redis
 
 from backend.common.time import utcnow
 from backend.progress.near_cache import NearCache
+from backend.progress.versions import FIELD, MONEY
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,8 @@ class ProgressCounter:
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.evalsha(self._apply.sha, 2, key, applied_key(key), *args)
-        return pipe.execute(raise_on_error=False)
+        pipe.hincrby(MONEY, FIELD, 1)  # after the change: caches of money figures are stale
+        return pipe.execute(raise_on_error=False)[: len(keys)]
 
     def _forget(self, keys: Iterable[str]) -> None:
         """This process wrote these counters: its own next read must not use a copy."""
@@ -145,6 +147,7 @@ class ProgressCounter:
             keys=[key, applied_key(key)],
             args=[raised_fen, donation_count, utcnow().isoformat(), goal_fen or 0, *counted_ids],
         )
+        self.client.hincrby(MONEY, FIELD, 1)
         self._forget([key])
 
     def prune(self, key: str, event_ids: Sequence[int]) -> int:

@@ -11,6 +11,7 @@ from backend.common.models import TimestampMixin
 from backend.extensions import db
 from backend.funds.models import Fund
 from backend.regions.models import Region
+from backend.uploads.models import Upload
 
 
 class CharitySpace(TimestampMixin, db.Model):
@@ -42,6 +43,7 @@ class CharitySpace(TimestampMixin, db.Model):
 
     region: Mapped[Region] = relationship()
     fund: Mapped[Fund] = relationship()
+    photo: Mapped[Upload | None] = relationship()
     #: the needs the space shows, in its chosen order (none chosen: the fund's open needs)
     shown: Mapped[list[SpaceNeed]] = relationship(
         order_by="SpaceNeed.position", cascade="all, delete-orphan"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
@@ -11,28 +9,35 @@ from backend.common.errors import not_found
 from backend.common.paging import Page, keyset_page
 from backend.extensions import db
 from backend.needs.models import Need, NeedStatus
-from backend.needs.services import PUBLIC_KEY, NeedCard, with_figures
+from backend.needs.services import PUBLIC_KEY
 from backend.regions.models import Region
 from backend.regions.services import in_subtree
-from backend.spaces.models import CharitySpace
+from backend.spaces.models import CharitySpace, SpaceNeed
 
 
 def spaces_page(region: Region | None, limit: int, after: int | None) -> Page[CharitySpace]:
     """Spaces in `region` and below, in the order they were opened."""
     stmt = sa.select(CharitySpace).options(
-        joinedload(CharitySpace.region), joinedload(CharitySpace.fund)
+        joinedload(CharitySpace.region),
+        joinedload(CharitySpace.fund),
+        joinedload(CharitySpace.photo),
     )
     if region is not None:
         stmt = stmt.join(Region, CharitySpace.region_id == Region.id).where(in_subtree(region))
     return keyset_page(stmt, CharitySpace.id, limit, after, descending=False)
 
 
-def get_space(code: str) -> CharitySpace:
-    """A space by its public code; not found otherwise."""
+def get_space(code: str, *, lock: bool = False) -> CharitySpace:
+    """A space by its public code (row-locked when `lock`); not found otherwise."""
+    stmt = sa.select(CharitySpace).where(CharitySpace.code == code)
+    if lock:
+        stmt = stmt.with_for_update(of=CharitySpace)
     space = db.session.scalar(
-        sa.select(CharitySpace)
-        .where(CharitySpace.code == code)
-        .options(joinedload(CharitySpace.region), joinedload(CharitySpace.fund))
+        stmt.options(
+            joinedload(CharitySpace.region),
+            joinedload(CharitySpace.fund),
+            joinedload(CharitySpace.photo),
+        )
     )
     if space is None:
         raise not_found("space_not_found", "该慈善空间不存在")
@@ -40,29 +45,28 @@ def get_space(code: str) -> CharitySpace:
 
 
 def open_needs_of(space: CharitySpace) -> list[Need]:
-    """Needs of the space's fund still raising money, newest first."""
-    return list(
-        db.session.scalars(
-            sa.select(Need)
-            .where(Need.fund_id == space.fund_id, Need.status == NeedStatus.FUNDRAISING)
-            .options(joinedload(Need.fund), joinedload(Need.region))
-            .order_by(*(column.desc() for column in PUBLIC_KEY))
-        )
+    """The needs the space shows: those it chose, in its order, while they are public; when
+    it chose none, its fund's needs still raising money, newest first."""
+    chosen = (
+        sa.select(Need)
+        .join(SpaceNeed, SpaceNeed.need_id == Need.id)
+        .where(SpaceNeed.space_id == space.id, Need.public())
+        .order_by(SpaceNeed.position)
     )
+    fallback = (
+        sa.select(Need)
+        .where(Need.fund_id == space.fund_id, Need.status == NeedStatus.FUNDRAISING)
+        .order_by(*(column.desc() for column in PUBLIC_KEY))
+    )
+    options = (joinedload(Need.fund), joinedload(Need.region))
+    needs = list(db.session.scalars(chosen.options(*options)))
+    if needs or _chose_any(space):
+        return needs
+    return list(db.session.scalars(fallback.options(*options)))
 
 
-@dataclass(frozen=True)
-class SpaceDetail:
-    """A space with the needs it collects for, as its scan page shows it."""
-
-    space: CharitySpace
-    needs: list[NeedCard]
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.space, name)
-
-
-def space_detail(code: str) -> SpaceDetail:
-    """The space with this code and its open needs with their figures; not found otherwise."""
-    space = get_space(code)
-    return SpaceDetail(space, with_figures(open_needs_of(space)))
+def _chose_any(space: CharitySpace) -> bool:
+    return (
+        db.session.scalar(sa.select(SpaceNeed.need_id).where(SpaceNeed.space_id == space.id))
+        is not None
+    )

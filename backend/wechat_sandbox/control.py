@@ -4,7 +4,8 @@
 - `GET|POST /sandbox/clock` `{advance_seconds}` or `{set: iso8601}` (naive = Beijing).
 - `GET|POST /sandbox/config` `{media_callback_url, time_factor, flagged_words, review_words}`.
 - `GET /sandbox/messages?touser&template_id`, `POST /sandbox/messages/refuse {openid, refuse}`,
-  `GET /sandbox/media-checks`, `GET /sandbox/users/<name>`.
+  `GET /sandbox/media-checks`, `GET /sandbox/wxa-codes` (getwxacodeunlimit requests),
+  `GET /sandbox/users/<name>`.
 - The payer's calls (`/sandbox/pay`, notifications, orders) are in `payer.py`.
 """
 
@@ -198,6 +199,14 @@ def media_checks() -> Response:
     sandbox = current_sandbox()
     with sandbox.state.lock:
         return jsonify({"media_checks": list(sandbox.state.media_checks)})
+
+
+@bp.get("/wxa-codes")
+def wxa_codes() -> Response:
+    """Every getwxacodeunlimit request, oldest first, with the errcode answered (0: a code)."""
+    sandbox = current_sandbox()
+    with sandbox.state.lock:
+        return jsonify({"wxa_codes": list(sandbox.state.wxa_codes)})
 
 
 @bp.get("/users/<name>")

@@ -111,6 +111,8 @@ class SandboxState:
     messages: list[dict[str, Any]] = field(default_factory=list)
     refusing_openids: set[str] = field(default_factory=set)
     media_checks: list[dict[str, Any]] = field(default_factory=list)
+    #: every getwxacodeunlimit request: scene, page, width, env_version, check_path, errcode
+    wxa_codes: list[dict[str, Any]] = field(default_factory=list)
 
     def clear(self) -> None:
         """Forget everything (the lock stays)."""
@@ -123,6 +125,7 @@ class SandboxState:
             self.messages.clear()
             self.refusing_openids.clear()
             self.media_checks.clear()
+            self.wxa_codes.clear()
 
     def order_by_transaction_id(self, transaction_id: str) -> Order | None:
         """The order paid under `transaction_id`."""

@@ -71,9 +71,25 @@ def render_png(content: str, width: int, dark: str, transparent: bool) -> bytes:
 @bp.post("/wxa/getwxacodeunlimit")
 @token_required
 def wxa_code_unlimited() -> Response:
-    """getUnlimitedQRCode: image/png on success, WeChat's JSON error otherwise."""
-    config = current_sandbox().config
+    """getUnlimitedQRCode: image/png on success, WeChat's JSON error otherwise; every
+    request is recorded (`GET /sandbox/wxa-codes`)."""
+    sandbox = current_sandbox()
     data = read_json()
+    response = _draw(sandbox.config.appid, data)
+    errcode = 0 if response.mimetype == "image/png" else (response.get_json() or {}).get("errcode")
+    record = {
+        **{name: (data or {}).get(name) for name in ("scene", "page", "width", "env_version")},
+        "check_path": (data or {}).get("check_path", True),
+        "errcode": errcode,
+        "requested_at": sandbox.clock.now().isoformat(),
+    }
+    with sandbox.state.lock:
+        sandbox.state.wxa_codes.append(record)
+    return response
+
+
+def _draw(appid: str, data: dict[str, Any] | None) -> Response:
+    """The answer to one getwxacodeunlimit request body."""
     if data is None:
         return wx_error(INVALID_SCENE_LENGTH)
     scene = data.get("scene")
@@ -95,7 +111,7 @@ def wxa_code_unlimited() -> Response:
         _color(data.get("line_color")) if data.get("auto_color") is False else None
     ) or "#000000"
     png = render_png(
-        code_content(config.appid, page, scene, env_version),
+        code_content(appid, page, scene, env_version),
         width,
         dark,
         transparent=data.get("is_hyaline") is True,

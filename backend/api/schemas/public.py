@@ -1,5 +1,5 @@
-"""Schemas of the public endpoints: needs, progress, funds, spaces, statistics (ledgers:
-schemas.ledger)."""
+"""Schemas of the public endpoints: needs, progress, funds (statistics:
+schemas.stats; ledgers: schemas.ledger; spaces: schemas.spaces)."""
 
 from __future__ import annotations
 
@@ -178,59 +178,6 @@ class RegionArgsSchema(QuerySchema):
     """`?region_id=`: a region and everything below it."""
 
     region_id = Id(strict=False)
-
-
-class SpaceListArgsSchema(RegionArgsSchema, PageArgsSchema):
-    """Filters and paging of the space list."""
-
-
-class SpaceSchema(ma.Schema):
-    """A charity space."""
-
-    code = ma.fields.String()
-    name = ma.fields.String()
-    address = ma.fields.String()
-    opening_hours = ma.fields.String(allow_none=True)
-    description = ma.fields.String(allow_none=True)
-    region = ma.fields.Nested(RefSchema)
-    fund = ma.fields.Nested(RefSchema)
-
-
-class SpacePageSchema(PageSchema):
-    """A page of spaces."""
-
-    items = ma.fields.List(ma.fields.Nested(SpaceSchema))
-
-
-class SpaceDetailSchema(SpaceSchema):
-    """A space with the needs it collects for."""
-
-    needs = ma.fields.Nested(NeedItemSchema, many=True)
-
-
-class TargetSchema(ma.Schema):
-    """A planned figure of the programme and how far it is reached."""
-
-    metric = ma.fields.String()
-    year = ma.fields.Integer()
-    target = ma.fields.Integer()
-    actual = ma.fields.Integer()
-    percent = ma.fields.Integer()
-
-
-class StatsSchema(ma.Schema):
-    """The roll-up of a region and below."""
-
-    region = ma.fields.Nested(RefSchema, allow_none=True)
-    fund_count = ma.fields.Integer()
-    need_count = ma.fields.Integer()
-    needs_by_status = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
-    raised_fen = ma.fields.Integer()
-    spent_fen = ma.fields.Integer()
-    donation_count = ma.fields.Integer()
-    beneficiary_count = ma.fields.Integer()
-    space_count = ma.fields.Integer()
-    targets = ma.fields.List(ma.fields.Nested(TargetSchema))
 
 
 class ProgressSchema(ma.Schema):

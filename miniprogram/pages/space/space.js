@@ -1,5 +1,6 @@
 const api = require('../../utils/api')
 const { errorMessage } = require('../../utils/labels')
+const { yuan } = require('../../utils/money')
 
 // scene "s=<code>&n=<need id>" (URL-encoded by WeChat) -> { code, needId }
 function parseScene(scene) {
@@ -13,7 +14,7 @@ function parseScene(scene) {
 
 // A charity space, opened from its mini-program code.
 Component({
-  data: { state: 'loading', message: '', space: null, needs: [], focus: null, code: '' },
+  data: { state: 'loading', message: '', space: null, needs: [], focus: null, code: '', figures: null, rank: null },
   methods: {
     onLoad(options) {
       options = options || {}
@@ -37,8 +38,16 @@ Component({
           space: {
             name: s.name || '慈善空间', address: s.address || '', hours: s.opening_hours || '',
             description: s.description || '', regionName: (s.region && s.region.name) || '',
-            fundName: (s.fund && s.fund.name) || '', fundId: (s.fund && s.fund.id) || null
+            fundName: (s.fund && s.fund.name) || '', fundId: (s.fund && s.fund.id) || null,
+            photo: s.photo_url || ''
           },
+          figures: s.figures ? {
+            raised: yuan(s.figures.raised_fen), donations: s.figures.donation_count || 0,
+            donors: s.figures.donor_count || 0
+          } : null,
+          rank: s.district_rank && s.district_rank.district ? {
+            district: s.district_rank.district.name, rank: s.district_rank.rank, of: s.district_rank.of
+          } : null,
           needs: focus ? needs.filter((n) => n !== focus) : needs,
           focus
         })

@@ -2,7 +2,9 @@ const shim = require('../shim/wx')
 const { mount, fire } = require('../shim/load')
 
 const space = { code: 'SP1', name: '幸福社区慈善空间', address: '幸福路 1 号', region: { id: 4, name: '幸福社区' }, fund: { id: 3, name: '幸福社区基金' },
-  needs: [{ id: 7, title: '老人助餐', status: 'fundraising', goal_fen: 100, raised_fen: 0 }, { id: 8, title: '儿童书屋', status: 'fundraising' }] }
+  needs: [{ id: 7, title: '老人助餐', status: 'fundraising', goal_fen: 100, raised_fen: 0 }, { id: 8, title: '儿童书屋', status: 'fundraising' }],
+  figures: { donation_count: 3, raised_fen: 850010, donor_count: 2 },
+  district_rank: { district: { id: 2, name: '临江区' }, rank: 1, of: 4 } }
 
 describe('pages/space', () => {
   test('decodes the scene, loads the space and focuses the scanned need', async () => {
@@ -17,6 +19,16 @@ describe('pages/space', () => {
     expect(wx.navigateTo).toHaveBeenCalledWith({ url: '/pages/donate/donate?need_id=8&space_code=SP1' })
     await fire(page, '#donate-fund')
     expect(wx.navigateTo).toHaveBeenLastCalledWith({ url: '/pages/donate/donate?fund_id=3&space_code=SP1' })
+  })
+
+  test("shows what the space's codes brought in and its place in the district", async () => {
+    shim.routes({ 'GET /spaces/SP1': { statusCode: 200, data: space } })
+    const page = mount('pages/space/space')
+    await page.instance.onLoad({ code: 'SP1' })
+    const figures = page.querySelector('#space-figures').dom.textContent
+    expect(figures).toContain('¥8,500.10')
+    expect(figures).toContain('3')
+    expect(page.querySelector('#space-rank').dom.textContent).toContain('在临江区 4 个慈善空间中排第 1 名')
   })
 
   test('an invalid scene or an unknown space shows an error', async () => {
@@ -35,5 +47,6 @@ describe('pages/space', () => {
     await page.instance.onLoad({ code: 'SP1' })
     expect(page.querySelector('#no-needs')).toBeDefined()
     expect(page.querySelector('#donate-fund')).toBeUndefined()
+    expect(page.querySelector('#space-figures')).toBeUndefined()
   })
 })
