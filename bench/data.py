@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import secrets
 import sys
@@ -20,6 +21,32 @@ from tests.support import with_database
 GOAL_FEN = 10**12
 BEIJING_OFFSET = timedelta(hours=8)
 NOTIFY_PATH = "/api/v1/payments/wechat/notify"
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of `values` (q from 0 to 1)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, -(-int(q * 1000) * len(ordered) // 1000))
+    return ordered[min(len(ordered), rank) - 1]
+
+
+def app_environment(db_url: str, redis_url: str, instance: object, **extra: str) -> dict[str, str]:
+    """The app's environment for a benchmark: this one's, without WeChat settings (the
+    sandbox plays WeChat), on the benchmark's database, Redis and instance folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
+    env.update(
+        APP_ENV="development",
+        DATABASE_URL=db_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY="bench-secret-key-" + "x" * 32,
+        LOG_LEVEL="WARNING",
+        PUBLIC_BASE_URL="http://127.0.0.1:5000",
+        INSTANCE_PATH=str(instance),
+    )
+    env.update(extra)
+    return env
 
 
 def create_database(server_url: str) -> tuple[str, str]:

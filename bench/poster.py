@@ -27,36 +27,13 @@ from pathlib import Path
 
 import redis
 
-from bench.data import create_database, drop_database, seed
+from bench.data import app_environment, create_database, drop_database, pct, seed
 from tests.support import with_redis_db
 
 POSTER_REDIS_DB = 13
 DEFAULT_ROUNDS = 20
 TARGET_SECONDS = 1.0
 SPACE_CODE = "bench-space-01"
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0–100), nearest rank."""
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
-
-
-def _environment(db_url: str, redis_url: str, sandbox_url: str, instance: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
-    env.update(
-        APP_ENV="development",
-        DATABASE_URL=db_url,
-        REDIS_URL=redis_url,
-        SECRET_KEY="bench-secret-key-" + "x" * 32,
-        LOG_LEVEL="WARNING",
-        PUBLIC_BASE_URL="https://linshan.example.org",
-        WECHAT_API_BASE=sandbox_url,
-        WECHAT_PAY_API_BASE=sandbox_url,
-        INSTANCE_PATH=str(instance),
-    )
-    return env
 
 
 def _add_space(app, fund_id: int) -> None:
@@ -125,7 +102,10 @@ def bench_poster(rows: list, rounds: int = DEFAULT_ROUNDS) -> None:
     redis.Redis.from_url(redis_url).flushdb()
     app = None
     try:
-        app = create_app({"ENVIRON": _environment(db_url, redis_url, sandbox.url, instance)})
+        app = create_app({"ENVIRON": app_environment(
+            db_url, redis_url, instance, PUBLIC_BASE_URL="https://linshan.example.org",
+            WECHAT_API_BASE=sandbox.url, WECHAT_PAY_API_BASE=sandbox.url,
+        )})  # fmt: skip
         with app.app_context():
             upgrade()
         fund_id, needs = seed(app, {"poster": 0})
@@ -141,9 +121,9 @@ def bench_poster(rows: list, rounds: int = DEFAULT_ROUNDS) -> None:
         sandbox.stop()
         shutil.rmtree(instance, ignore_errors=True)
     for name, seconds in times.items():
-        median, p95 = statistics.median(seconds), percentile(seconds, 95)
+        median, p95 = statistics.median(seconds), pct(seconds, 0.95)
         rows.append((
-            "(g) posters", f"{name} ({rounds} renders)",
+            "posters", f"{name} ({rounds} renders)",
             f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms",
             f"< {TARGET_SECONDS * 1000:.0f} ms", "PASS" if p95 < TARGET_SECONDS else "FAIL",
         ))  # fmt: skip

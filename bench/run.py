@@ -75,6 +75,7 @@ from bench.data import (  # noqa: E402
     NOTIFY_PATH,
     Bar,
     amount_of,
+    app_environment,
     bulk_load_entries,
     bulk_load_ledger,
     bulk_load_paid,
@@ -82,6 +83,7 @@ from bench.data import (  # noqa: E402
     create_pending,
     drop_database,
     notification_xml,
+    pct,
     rebuild_counters,
     seed,
     transaction_id_for,
@@ -121,15 +123,6 @@ F_TARGET_RATE = 1_000
 
 def log(text: str = "") -> None:
     print(text, flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile of `values` (q from 0 to 1)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, -(-int(q * 1000) * len(ordered) // 1000))
-    return ordered[min(len(ordered), rank) - 1]
 
 
 def summary_ms(seconds: list[float]) -> dict[str, float]:
@@ -275,19 +268,13 @@ class Bench:
 
     # -- set-up -------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
-        env.update(
-            APP_ENV="development",
-            DATABASE_URL=self.db_url,
-            REDIS_URL=self.redis_url,
-            SECRET_KEY="bench-secret-key-" + "x" * 32,
-            LOG_LEVEL="WARNING",
-            PUBLIC_BASE_URL="http://127.0.0.1:5000",
+        return app_environment(
+            self.db_url,
+            self.redis_url,
+            self.instance,
             RATE_LIMIT_DONATIONS_PER_MINUTE="1000000",
             RATE_LIMIT_LOGINS_PER_MINUTE="1000000",
-            INSTANCE_PATH=str(self.instance),
         )
-        return env
 
     def set_up(self) -> None:
         from flask_migrate import upgrade

@@ -31,7 +31,7 @@ import psycopg
 import redis
 import sqlalchemy as sa
 
-from bench.data import Bar, _triggers_off, create_database, drop_database
+from bench.data import Bar, _triggers_off, app_environment, create_database, drop_database
 from tests.support import with_redis_db
 
 STATS_REDIS_DB = 13
@@ -237,16 +237,7 @@ def main(argv: list[str] | None = None) -> int:
 
         from backend import create_app
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
-        env.update(
-            APP_ENV="development",
-            DATABASE_URL=url,
-            REDIS_URL=redis_url,
-            SECRET_KEY="bench-secret-key-" + "x" * 32,
-            LOG_LEVEL="WARNING",
-            PUBLIC_BASE_URL="http://127.0.0.1:5000",
-            INSTANCE_PATH=tempfile.mkdtemp(prefix="linshan-bench-stats-"),
-        )
+        env = app_environment(url, redis_url, tempfile.mkdtemp(prefix="linshan-bench-stats-"))
         app = create_app({"ENVIRON": env})
         with app.app_context():
             upgrade()

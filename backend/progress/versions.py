@@ -78,21 +78,16 @@ def install_versions(app: Flask, public_tables: Iterable[str]) -> None:
     deleted rows of `public_tables`. (A rolled-back change may raise it too: a copy made
     again for nothing, never a stale one kept.)"""
     app.extensions["public_versions"] = Versions(
-        app.extensions["redis"], app.config["SETTINGS"].progress_cache_ms / 1000 or 1.0
+        app.extensions["redis"], app.config["SETTINGS"].progress_cache_ms / 1000
     )
     app.extensions["public_tables"] = frozenset(public_tables)
     _listen_once()
 
 
-def _app_or_none() -> Flask | None:
-    return current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
-
-
 def _after_flush(session: Session, _context: object) -> None:
-    app = _app_or_none()
-    if app is None or session.info.get(_CHANGED):
+    if not has_app_context() or session.info.get(_CHANGED):
         return
-    watched = app.extensions.get("public_tables", frozenset())
+    watched = current_app.extensions.get("public_tables", frozenset())
     for obj in (*session.new, *session.dirty, *session.deleted):
         if getattr(obj, "__tablename__", None) in watched and (
             obj not in session.dirty or session.is_modified(obj)
@@ -102,10 +97,9 @@ def _after_flush(session: Session, _context: object) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    app = _app_or_none()
-    if not session.info.pop(_CHANGED, False) or app is None:
+    if not session.info.pop(_CHANGED, False) or not has_app_context():
         return
-    found = app.extensions.get("public_versions")
+    found = current_app.extensions.get("public_versions")
     if found is None:
         return
     try:
@@ -114,13 +108,7 @@ def _after_commit(session: Session) -> None:
         log.warning("public version not raised: %s", exc)
 
 
-_listening = False
-
-
 def _listen_once() -> None:
-    global _listening
-    if _listening:
-        return
-    sa.event.listen(Session, "after_flush", _after_flush)
-    sa.event.listen(Session, "after_commit", _after_commit)
-    _listening = True
+    for name, listener in (("after_flush", _after_flush), ("after_commit", _after_commit)):
+        if not sa.event.contains(Session, name, listener):
+            sa.event.listen(Session, name, listener)

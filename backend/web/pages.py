@@ -1,15 +1,14 @@
 """Server-rendered public pages (`/p/…`) for people without WeChat: the plain QR codes on
 posters point here. The same services and figures as the API, as HTML.
 
-Each page is gathered and rendered by one function, `render_*_page(...) -> Rendered`: the
-HTML and the names of what it depends on (`need:7`, `fund:2`, `ledger`…), so that a
-response cache can sit in front of it later and know what to drop. The views only turn
-that into a response with the pages' headers (`page_response`).
+Each page is gathered and rendered by one function, `render_*_page(...)`, which returns its
+HTML; the views turn that into a response with the pages' headers (`page_response`), and
+`public_answer` (backend/api/public_cache.py) serves copies of it while nothing it shows
+has changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,14 +62,6 @@ SPACES_SHOWN = 30
 PAGE_CACHE_CONTROL = "public, max-age=5"
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A page's HTML and what it shows (for a cache to know when to drop it)."""
-
-    html: str
-    dependencies: frozenset[str]
-
-
 # --- responses ----------------------------------------------------------------------------
 
 
@@ -118,10 +109,10 @@ def page_headers(response: Response) -> Response:
     return response
 
 
-def page_response(rendered: Rendered, status: int = 200) -> Response:
+def page_response(html: str, status: int = 200) -> Response:
     """The rendered page with the headers every page carries (`public_answer`, around each
     route, adds the ETag and answers 304)."""
-    return page_headers(Response(rendered.html, status, mimetype="text/html"))
+    return page_headers(Response(html, status, mimetype="text/html"))
 
 
 ERROR_PAGES = {
@@ -190,12 +181,6 @@ def summary(text: str, limit: int = 110) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def render(template: str, dependencies: Iterable[str], **context: Any) -> Rendered:
-    """Render a page template with the pages' globals."""
-    html = render_template(template, **context)
-    return Rendered(html, frozenset(dependencies))
-
-
 @web.app_template_global("progress_bar")
 def progress_bar(percent: int, colour: str = charts.RAISED_COLOUR) -> Markup:
     """An inline SVG bar (templates call it)."""
@@ -224,7 +209,7 @@ def photo_urls(upload: Any) -> tuple[str, str]:
 
 def render_need_page(
     need_id: int, cursor: str | None = None, expense_cursor: str | None = None
-) -> Rendered:
+) -> str:
     """A published need: story, budget, live progress, ledger (income and disbursed
     expenses with their evidence), updates with photos, disclosure, foundation, filing
     number and the sealed journal's head. Not found for a need the public may not see.
@@ -270,9 +255,8 @@ def render_need_page(
         og_type="article",
         image=image,
     )
-    return render(
+    return render_template(
         "web/need.html",
-        {f"need:{need.id}", f"fund:{need.fund_id}", f"region:{need.region_id}", "journal"},
         page=meta,
         need=need,
         card=card,
@@ -322,7 +306,7 @@ def need_page(need_id: int) -> Response:
 
 def render_fund_page(
     fund_id: int, cursor: str | None = None, expense_cursor: str | None = None
-) -> Rendered:
+) -> str:
     """A fund: figures as `GET /api/v1/funds/<id>` has them, governance (counts), its needs
     with progress, its ledger's first page.
 
@@ -345,9 +329,8 @@ def render_fund_page(
         ),
         path=f"/p/funds/{fund.fund.id}",
     )
-    return render(
+    return render_template(
         "web/fund.html",
-        {f"fund:{fund.fund.id}", *(f"need:{n.id}" for n in needs.items)},
         page=meta,
         summary=fund,
         fund=fund.fund,
@@ -372,7 +355,7 @@ def fund_page(fund_id: int) -> Response:
 # --- space ----------------------------------------------------------------------------------
 
 
-def render_space_page(code: str) -> Rendered:
+def render_space_page(code: str) -> str:
     """A charity space: where and when it opens, its photo, the needs it shows with their
     progress; what its codes brought in and its district ranking, where the service has them.
 
@@ -391,9 +374,8 @@ def render_space_page(code: str) -> Rendered:
         path=f"/p/spaces/{space.code}",
         image=absolute(photo_full),
     )
-    return render(
+    return render_template(
         "web/space.html",
-        {f"space:{space.code}", f"fund:{space.fund_id}", *(f"need:{n.id}" for n in detail.needs)},
         page=meta,
         space=space,
         needs=detail.needs,
@@ -425,7 +407,7 @@ def find_node(nodes: list[RegionNode], region_id: int) -> list[RegionNode]:
     return []
 
 
-def render_region_page(region_id: int, *, path: str | None = None) -> Rendered:
+def render_region_page(region_id: int, *, path: str | None = None) -> str:
     """A region's dashboard: the roll-up of `backend.stats.services.rollup` (figures,
     needs by status, the monthly money chart, targets), its child regions, the needs
     raising money and the charity spaces in it.
@@ -453,9 +435,8 @@ def render_region_page(region_id: int, *, path: str | None = None) -> Rendered:
         ),
         path=path or f"/p/regions/{region.id}",
     )
-    return render(
+    return render_template(
         "web/region.html",
-        {f"region:{region.id}", "stats"},
         page=meta,
         region=region,
         stats=stats,
@@ -487,4 +468,4 @@ def index_page() -> Response:
         return page_response(render_region_page(roots[0].id, path=f"/p/regions/{roots[0].id}"))
     meta = PageMeta("邻善社区慈善", "社区慈善基金的公开项目与账本。", "/p/")
     html = render_template("web/index.html", page=meta, roots=roots)
-    return page_response(Rendered(html, frozenset({"regions"})))
+    return page_response(html)
