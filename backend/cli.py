@@ -28,6 +28,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(progress_group)
     app.cli.add_command(ledger_group)
+    app.cli.add_command(stats_group)
 
 
 @click.command("seed-demo")
@@ -217,6 +218,40 @@ def progress_rebuild() -> None:
             db.session.commit()
             bar.update(1)
     click.echo(f"rebuilt {len(need_ids)} need and {len(fund_ids)} fund counters")
+
+
+@click.group("stats", cls=AppGroup)
+def stats_group() -> None:
+    """The month totals of the needs that the stats roll-ups read (kept by triggers)."""
+
+
+@stats_group.command("check")
+def stats_check() -> None:
+    """Exit non-zero, naming need and month, where the month totals differ from the
+    donations."""
+    from backend.donations.totals import month_total_differences
+
+    differences = month_total_differences()
+    db.session.rollback()
+    for d in differences:
+        click.echo(
+            f"need {d.need_id} {d.month:%Y-%m}: donations {d.expected_net} fen in"
+            f" {d.expected_count}, kept {d.kept_net} fen in {d.kept_count}"
+        )
+    if differences:
+        raise click.ClickException(f"{len(differences)} month totals differ from the donations")
+    click.echo("every month total agrees with the donations")
+
+
+@stats_group.command("rebuild")
+def stats_rebuild() -> None:
+    """Rewrite the month totals from the donations (payments wait for it)."""
+    from backend.donations.totals import rebuild_month_totals
+
+    click.echo("rebuilding the month totals from the donations …")
+    rebuild_month_totals()
+    db.session.commit()
+    click.echo("month totals rebuilt")
 
 
 @click.group("ledger", cls=AppGroup)

@@ -256,6 +256,15 @@ def transaction_id_for(out_trade_no: str) -> str:
 REPLICA_ROLE = "SET LOCAL session_replication_role = replica"
 
 
+def rebuild_month_totals(conn: psycopg.Connection) -> None:
+    """Rewrite the needs' month totals (which the donations' triggers keep) after a load
+    made with the triggers off."""
+    from backend.donations.totals import REBUILD_MONTH_TOTALS_SQL
+
+    for statement in REBUILD_MONTH_TOTALS_SQL:
+        conn.execute(statement)
+
+
 def _triggers_off(conn: psycopg.Connection) -> bool:
     """Turn the triggers off for the transaction, if this role may."""
     try:
@@ -317,6 +326,7 @@ def bulk_load_ledger(url: str, need_id: int, fund_id: int, count: int, user_id: 
         total = conn.execute(
             "SELECT sum(amount_fen) FROM donations WHERE need_id = %s", (need_id,)
         ).fetchone()[0]
+        rebuild_month_totals(conn)
         conn.commit()
     return int(total)
 

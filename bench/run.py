@@ -1204,6 +1204,54 @@ class Bench:
                      f"(made afresh: {cold[name]:.1f} ms)", f"{ratio:.2f} of bare",
                      ">= 0.50", ratio >= 0.5)  # fmt: skip
 
+        self.public_reads_under_payments(paths)
+
+    def public_reads_under_payments(self, paths: dict[str, str], rate: float = 20.0) -> None:
+        """Some of the same reads while payments arrive at `rate` a second (each one raises
+        MONEY, so every copy is made again once per payment and process): the price of
+        invalidating everything at every payment, beside `/healthz` under the same payments."""
+        import threading
+
+        seconds = 3 if self.quick else 6
+        names = ["need detail", "stats (city)", "web: need"]
+        need = self.needs["read"]
+        orders = create_pending(self.db_url, "BG", [(need, self.fund_id)], int(rate * 120), 7)
+        stop = threading.Event()
+        sent: list[int] = []
+
+        def pay() -> None:
+            conn = http.client.HTTPConnection(HOST, self.server.port, timeout=30)
+            started = time.perf_counter()
+            for i, (otn, amount) in enumerate(orders):
+                if stop.is_set():
+                    break
+                conn.request("POST", NOTIFY_PATH, notification_xml(otn, amount,
+                             transaction_id_for(otn)), {"Content-Type": "text/xml"})  # fmt: skip
+                response = conn.getresponse()
+                response.read()
+                sent.append(response.status)
+                time.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
+            conn.close()
+
+        payer = threading.Thread(target=pay, daemon=True)
+        payer.start()
+        try:
+            bare = self.load_for("/healthz", seconds, f"healthz, {rate:g} payments/s")["rps"]
+            for name in names:
+                f = self.load_for(paths[name], seconds, f"{name}, {rate:g} payments/s")
+                ratio = f["rps"] / bare
+                self.results["g"].setdefault("under_payments", {})[name] = {
+                    "payments_per_second": rate, "rps": round(f["rps"], 1),
+                    "healthz_rps": round(bare, 1), "ratio": round(ratio, 3),
+                }  # fmt: skip
+                self.row("g", f"{name} while {rate:g} payments/s arrive: {f['rps']:,.0f}/s, "
+                         f"p99 {f['p99_ms']:.2f} ms", f"{ratio:.2f} of bare ({bare:,.0f}/s)")  # fmt: skip
+        finally:
+            stop.set()
+            payer.join()
+        if any(status != 200 for status in sent):
+            raise SystemExit(f"payments under load: answers {sorted(set(sent))}")
+
     def table(self) -> str:
         head = ("", "measure", "value", "target", "result")
         widths = [max(len(str(r[i])) for r in [head, *self.rows]) for i in range(5)]

@@ -11,7 +11,9 @@ disbursed expenses, 200 charity spaces and targets for the city and one district
 in-process (an app context, no HTTP), times `stats.services.rollup` for the city, one
 district and one community (the first call, "cold", then `--runs` repeated calls: median
 and p95) beside `progress.service.read_needs([id])` for one need, and prints the ratio
-and the number of SQL statements per roll-up.
+and the number of SQL statements per roll-up; then the same through the endpoints as a
+client gets them (`GET /api/v1/stats` served from the process's copy after its first read,
+beside `GET /api/v1/needs/<id>/progress`; target: within 3×).
 
 Needs PostgreSQL (DATABASE_URL: only the server is used) and Redis (REDIS_URL; database 13
 is flushed at start and end).
@@ -31,7 +33,14 @@ import psycopg
 import redis
 import sqlalchemy as sa
 
-from bench.data import Bar, _triggers_off, app_environment, create_database, drop_database
+from bench.data import (
+    Bar,
+    _triggers_off,
+    app_environment,
+    create_database,
+    drop_database,
+    rebuild_month_totals,
+)
 from tests.support import with_redis_db
 
 STATS_REDIS_DB = 13
@@ -190,6 +199,9 @@ def build(url: str, districts: int, donations: int) -> dict[str, int]:
                 " FROM unnest(ARRAY['fund_count', 'need_count', 'raised_fen']) AS m",
                 (region_id,),
             )
+        t = time.perf_counter()
+        rebuild_month_totals(conn)  # loaded with the triggers off
+        log(f"  month totals rebuilt in {time.perf_counter() - t:.1f} s")
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
         t = time.perf_counter()
@@ -298,6 +310,35 @@ def measure(app, ids: dict[str, int], runs: int) -> None:
     log("")
     log("progress: the first read asks Redis (HMGET); later reads answer from the near cache.")
     log("stats: raw compute (aggregate SQL over PostgreSQL), no cache in front of it.")
+    measure_answers(app, ids, runs)
+
+
+def measure_answers(app, ids: dict[str, int], runs: int) -> None:
+    """The endpoints as a client gets them (in-process, the whole Flask request): a need's
+    progress beside the city's and a district's stats, which after their first read are
+    served from the process's copy until a payment or an edit (target: within 3×)."""
+    client = app.test_client()
+    paths = {
+        "GET /needs/<id>/progress": f"/api/v1/needs/{ids['need']}/progress",
+        "GET /stats (the city)": f"/api/v1/stats?region_id={ids['city']}",
+        "GET /stats (a district)": f"/api/v1/stats?region_id={ids['district']}",
+    }
+
+    def get(path: str) -> None:
+        response = client.get(path)
+        assert response.status_code == 200, response.get_data()
+
+    rows = {label: timed(lambda path=path: get(path), runs * 50) for label, path in paths.items()}
+    progress_ms = statistics.median(rows["GET /needs/<id>/progress"][1]) * 1000
+    log("")
+    log(f"{'answers (whole request, in-process)':48} {'first ms':>9} {'median ms':>10}"
+        f" {'p95 ms':>8} {'× progress':>11}")  # fmt: skip
+    for label, (first, later) in rows.items():
+        median = statistics.median(later) * 1000
+        ratio = median / progress_ms
+        verdict = "" if label.startswith("GET /needs") else ("  met" if ratio <= 3 else "  NOT met")
+        log(f"{label:48} {first * 1000:9.2f} {median:10.3f} {p95(later) * 1000:8.3f}"
+            f" {ratio:11.2f}{verdict}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -225,3 +225,28 @@ class RejectedNotification(db.Model):
     last_seen: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     #: the start of the first body, decoded (invalid bytes and NULs as U+FFFD)
     excerpt: Mapped[str] = mapped_column(sa.Text)
+
+
+#: spreads one need's month over a few rows, so that concurrent payments to a busy need do
+#: not queue behind one row's lock (`pg_backend_pid() % MONTH_TOTAL_SLOTS`)
+MONTH_TOTAL_SLOTS = 8
+
+
+class NeedMonthTotal(db.Model):
+    """What a need received in a Beijing month: `Donation.net_fen` summed and the
+    `COUNTED_STATUSES` donations counted, by the month each was paid in (a refund lowers
+    the month the money arrived in). Kept by triggers on `donations` (migration 0009), in
+    the transaction that changes a donation; the stats roll-ups read it instead of every
+    donation. `donations.totals.month_total_differences` checks it, `rebuild_month_totals`
+    rewrites it."""
+
+    __tablename__ = "need_month_totals"
+
+    need_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("needs.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: the first day of the Beijing month
+    month: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    slot: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    net_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    counted: Mapped[int] = mapped_column(default=0)

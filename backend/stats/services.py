@@ -7,9 +7,10 @@ Where each figure comes from (one rule each):
 - raised_fen, donation_count: the received donations of those needs, `Donation.net_fen`
   summed and the `COUNTED_STATUSES` ones counted: exactly the figures the progress
   counters hold for each need (`donations.totals` is their source of truth), summed.
-  PostgreSQL is read, never the counters, so a counter not yet applied after a commit
-  (or a Redis outage) cannot skew a roll-up; a cache of these figures is invalidated
-  when the counters change.
+  They are read from `NeedMonthTotal`, which the donations' triggers keep in the same
+  transaction as each payment (a row per need and month, not per donation); PostgreSQL is
+  read, never the counters, so a counter not yet applied after a commit (or a Redis outage)
+  cannot skew a roll-up; a copy of the answer is dropped when the counters change.
 - spent_fen: the disbursed expenses of the funds whose region is in the subtree (the need's
   earmarked money and the pool's alike).
 - fund_count, space_count: funds and charity spaces whose region is in the subtree.
@@ -28,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 
 from backend.common.time import BEIJING, beijing_today
-from backend.donations.models import COUNTED_STATUSES, Donation
+from backend.donations.models import NeedMonthTotal
 from backend.extensions import db
 from backend.funds.models import Fund
 from backend.needs.models import PUBLIC_STATUSES, Need
@@ -185,18 +186,24 @@ def _by_month(
 
 
 def _raised(
-    region: Region | None, bounds: list[datetime]
+    region: Region | None, months: list[date]
 ) -> tuple[int, int, dict[int, tuple[int, int]]]:
     """Received donations of the public needs: net raised, counted donations, and both per
-    month bucket (`month_bucket`). One scan of the donations."""
+    month bucket (1 for `months[0]`). Read from the month totals the donations' triggers
+    keep (`NeedMonthTotal`): a row per need and month, not a row per donation."""
     public_needs = sa.select(Need.id).where(Need.public(), _in_region(Need.region_id, region))
-    stmt = sa.select(
-        sa.func.coalesce(sa.func.sum(Donation.net_fen), 0),
-        sa.func.count().filter(Donation.status.in_(COUNTED_STATUSES)),
-    ).where(Donation.paid_at.is_not(None), Donation.need_id.in_(public_needs))
-    rows = db.session.execute(_by_month(stmt, Donation.paid_at, bounds)).all()
-    months = {row.bucket: (int(row[0]), int(row[1])) for row in rows}
-    return sum(int(row[0]) for row in rows), sum(int(row[1]) for row in rows), months
+    rows = db.session.execute(
+        sa.select(
+            NeedMonthTotal.month,
+            sa.func.sum(NeedMonthTotal.net_fen),
+            sa.func.sum(NeedMonthTotal.counted),
+        )
+        .where(NeedMonthTotal.need_id.in_(public_needs))
+        .group_by(NeedMonthTotal.month)
+    ).all()
+    bucket = {month: i for i, month in enumerate(months, start=1)}
+    by_month = {bucket[row[0]]: (int(row[1]), int(row[2])) for row in rows if row[0] in bucket}
+    return sum(int(row[1]) for row in rows), sum(int(row[2]) for row in rows), by_month
 
 
 def _spent(region: Region | None, bounds: list[datetime]) -> tuple[int, dict[int, int]]:
@@ -221,7 +228,7 @@ def rollup(region: Region | None) -> Stats:
     bounds = [beijing_midnight(m) for m in [*months, following]]
     by_status, beneficiaries = _needs(region)
     fund_count, space_count = _places(region)
-    raised, donation_count, raised_by_month = _raised(region, bounds)
+    raised, donation_count, raised_by_month = _raised(region, months)
     spent, spent_by_month = _spent(region, bounds)
     need_count = sum(by_status.values())
     actual = {
