@@ -13,7 +13,9 @@
 // and walks: a resident logs in, browses needs, opens one and its ledger, donates (paid
 // through POST /dev/sandbox-pay), sees progress move; then a secretary submits an expense
 // with an uploaded PNG, a committee member approves it, a foundation admin disburses it, and
-// it appears on the need's public ledger. Each step is printed; any failure exits non-zero.
+// it appears on the need's public ledger; the secretary opens a charity space, edits it, and
+// its poster (PNG, PDF) and mini-program code download. Each step is printed; any failure
+// exits non-zero.
 'use strict'
 
 const childProcess = require('node:child_process')
@@ -678,6 +680,79 @@ async function walk(env, baseUrl) {
     check(Array.isArray(donation.allocations), 'no allocations', donation)
     const total = donation.allocations.reduce((sum, a) => sum + a.amount_fen, 0)
     return `${donation.allocations.length} allocation(s), ${yuan(total)} of this donation spent`
+  })
+
+  // ---- a charity space and its poster
+  as('secretary')
+  const spaceCode = `ct-${run}`
+  const photoPath = path.join(tmpDir, 'space.png')
+  fs.writeFileSync(photoPath, png(80, 60))
+  await step('the secretary opens a space with a photo and a need shown (POST /spaces)', async () => {
+    const photo = await api.upload(photoPath)
+    const created = await api.post('/spaces', {
+      fund_id: fundId,
+      code: spaceCode,
+      name: `契约测试慈善空间 ${run}`,
+      region_id: fund.region.id,
+      address: '幸福路 1 号党群服务中心',
+      opening_hours: '周一至周五 9:00–17:00',
+      description: '契约测试开设的慈善空间',
+      photo_upload_id: photo.id,
+      need_ids: [need.id]
+    })
+    check(created.code === spaceCode, 'wrong code', created)
+    check(created.fund && created.fund.id === fundId, 'wrong fund', created)
+    check(created.photo_url, 'no photo_url', created)
+    check(created.needs.length === 1 && created.needs[0].id === need.id, 'wrong needs shown', created.needs)
+    check(created.figures && Number.isInteger(created.figures.raised_fen), 'no figures', created)
+    return `space ${created.code} in ${created.region.name}`
+  })
+
+  await step('a space outside the fund\'s region is refused with a field error (422)', async () => {
+    const tree = await api.get('/regions')
+    // a region neither in the fund's subtree nor above it (a sibling branch)
+    const nodes = []
+    const above = new Set()
+    const visit = (list, trail, inFund) => (list || []).forEach((n) => {
+      const here = inFund || n.id === fund.region.id
+      if (n.id === fund.region.id) trail.forEach((id) => above.add(id))
+      nodes.push({ id: n.id, inFund: here })
+      visit(n.children, trail.concat([n.id]), here)
+    })
+    visit(tree, [], false)
+    const outside = nodes.find((n) => !n.inFund && !above.has(n.id))
+    if (!outside) return 'skipped: no region outside the fund\'s'
+    const err = await expectApiError(api.post('/spaces', {
+      fund_id: fundId, name: '区域之外', region_id: outside.id, address: '某路 1 号', need_ids: []
+    }), 422, api)
+    check(err.errors && err.errors.region_id, 'no region_id field error', err)
+    return `${err.status} ${err.error}: region #${outside.id}`
+  })
+
+  await step('the secretary edits the space (PATCH /spaces/{code}) and finds it in the list', async () => {
+    const patched = await api.patch(`/spaces/${spaceCode}`, { opening_hours: '每天 8:00–20:00' })
+    check(patched.opening_hours === '每天 8:00–20:00', 'not changed', patched)
+    const page = await api.get('/spaces', { region_id: fund.region.id, limit: 100 })
+    check(page.items.some((s) => s.code === spaceCode && s.fund.id === fundId), 'not in the region\'s list', page)
+    return `${page.items.length} space(s) in the fund's region`
+  })
+
+  await step('the space\'s poster PNG and mini-program code download', async () => {
+    for (const [what, url] of [
+      ['poster', api.buildUrl(`/spaces/${spaceCode}/poster`, { format: 'png', need_id: need.id })],
+      ['code', api.buildUrl(`/spaces/${spaceCode}/qrcode.png`)]
+    ]) {
+      const response = await fetch(url)
+      check(response.ok, `${what}: ${response.status} ${url}`)
+      check(response.headers.get('content-type') === 'image/png', `${what}: not a PNG`, response.headers.get('content-type'))
+      const bytes = Buffer.from(await response.arrayBuffer())
+      check(bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), `${what}: bad PNG signature`)
+    }
+    const pdf = await fetch(api.buildUrl(`/spaces/${spaceCode}/poster`, { format: 'pdf' }))
+    check(pdf.ok && pdf.headers.get('content-type') === 'application/pdf', `pdf: ${pdf.status} ${pdf.headers.get('content-type')}`)
+    const head = Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString('latin1')
+    check(head === '%PDF-', 'not a PDF', head)
+    return 'poster PNG, mini-program code PNG and poster PDF'
   })
 
   await step('logout forgets the session', async () => {

@@ -45,6 +45,16 @@ function expenseRow(expense) {
   }
 }
 
+// Foundations the user administers (foundation_admin grants), in first-seen order.
+function foundationGrants(me) {
+  const seen = []
+  ;((me && Array.isArray(me.roles)) ? me.roles : []).forEach((g) => {
+    if (g && g.role === 'foundation_admin' && g.scope_type === 'foundation' && g.scope_id &&
+        seen.indexOf(g.scope_id) < 0) seen.push(g.scope_id)
+  })
+  return seen.map((id) => ({ id, fundText: '', error: '' }))
+}
+
 function items(page) {
   return (page && Array.isArray(page.items)) ? page.items : []
 }
@@ -55,6 +65,7 @@ Component({
     message: '',
     hasRole: false,
     funds: [],
+    foundations: [],
     canDecide: false,
     pending: [],
     pendingError: ''
@@ -86,8 +97,9 @@ Component({
       this.setData({ state: 'loading', message: '' })
       return api.get('/me').then((me) => {
         const grants = L.fundRoles(me)
-        if (!grants.length) {
-          return { hasRole: false, funds: [], canDecide: false, pending: [], pendingError: '' }
+        const foundations = foundationGrants(me)
+        if (!grants.length && !foundations.length) {
+          return { hasRole: false, funds: [], foundations: [], canDecide: false, pending: [], pendingError: '' }
         }
         const canDecide = grants.some((g) => g.roles.indexOf('secretary') >= 0 || g.roles.indexOf('committee') >= 0)
         const pending = canDecide
@@ -96,7 +108,7 @@ Component({
             (err) => ({ rows: [], error: L.errorMessage(err) }))
           : Promise.resolve({ rows: [], error: '' })
         return Promise.all([Promise.all(grants.map((g) => this.loadFund(g))), pending])
-          .then(([funds, p]) => ({ hasRole: true, funds, canDecide, pending: p.rows, pendingError: p.error }))
+          .then(([funds, p]) => ({ hasRole: true, funds, foundations, canDecide, pending: p.rows, pendingError: p.error }))
       }).then((result) => {
         if (seq !== this.seq) return
         this.setData(Object.assign({ state: 'ready', message: '' }, result))
@@ -139,6 +151,24 @@ Component({
             ? fund.overdue_disclosure_count : overdue
         })
       }).catch((err) => Object.assign(base, { error: L.errorMessage(err) }))
+    },
+
+    // A foundation admin opens a fund's spaces by its number (the API lists no foundation's funds).
+    onFundText(e) {
+      const index = Number(e.currentTarget.dataset.index)
+      this.setData({ ['foundations[' + index + '].fundText']: e.detail.value, ['foundations[' + index + '].error']: '' })
+    },
+
+    onFoundationSpaces(e) {
+      const index = Number(e.currentTarget.dataset.index)
+      const row = this.data.foundations[index]
+      if (!row) return
+      const fundId = L.idParam(String(row.fundText || '').trim())
+      if (!fundId) {
+        this.setData({ ['foundations[' + index + '].error']: '请输入社区基金编号（数字）' })
+        return
+      }
+      wx.navigateTo({ url: '/pages/spaces/spaces?fund_id=' + fundId })
     },
 
     onNavigate(e) {

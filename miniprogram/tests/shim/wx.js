@@ -3,6 +3,8 @@
 //   shim.mockRequest((method, url, data, header) => ({ statusCode: 200, data: {...} }))
 // Return { fail: true } (or throw) to simulate a network failure. Every call is logged
 // in shim.requests as { method, url, path, query, data, header }.
+// wx.downloadFile is logged in shim.downloads; shim.mockDownload / mockSaveImage /
+// mockOpenDocument / mockOpenSetting give the answers of the poster page's calls.
 // All wx.* functions are jest.fn()s, so `expect(wx.navigateTo).toHaveBeenCalled...` works.
 /* global jest */
 const fn = (impl) => (typeof jest !== 'undefined' ? jest.fn(impl) : impl)
@@ -56,12 +58,20 @@ function reset() {
   state.subscribeHandler = (ids) => ids.reduce((acc, id) => Object.assign(acc, { [id]: 'accept' }), { errMsg: 'requestSubscribeMessage:ok' })
   state.chooseMediaHandler = () => ({ tempFiles: [{ tempFilePath: '/tmp/a.jpg', size: 1000, fileType: 'image' }] })
   state.modalHandler = () => ({ confirm: true, cancel: false })
+  // wx.downloadFile: (url) -> { statusCode, tempFilePath } or { fail: true, errMsg }
+  state.downloadHandler = (url) => ({ statusCode: 200, tempFilePath: '/tmp/download-' + (++state.downloadCount) })
+  // wx.saveImageToPhotosAlbum / wx.openDocument / wx.openSetting: (options) -> result; errMsg with "fail" fails
+  state.saveImageHandler = () => ({ errMsg: 'saveImageToPhotosAlbum:ok' })
+  state.openDocumentHandler = () => ({ errMsg: 'openDocument:ok' })
+  state.openSettingHandler = () => ({ errMsg: 'openSetting:ok', authSetting: {} })
+  state.downloadCount = 0
   state.envVersion = 'develop'
   state.storage = {}
   state.loginCount = 0
   state.privacyHandlers = []
   module.exports.requests = []
   module.exports.uploads = []
+  module.exports.downloads = []
   install()
 }
 
@@ -99,6 +109,25 @@ function install() {
       callback(options, { tempFilePaths: r.tempFiles.map((f) => f.tempFilePath), tempFiles: r.tempFiles })
     }),
     showModal: fn((options) => callback(options, state.modalHandler(options))),
+    downloadFile: fn((options) => {
+      module.exports.downloads.push(options)
+      const r = state.downloadHandler(options.url, options) || {}
+      callback(options, r.fail ? { errMsg: r.errMsg || 'downloadFile:fail' }
+        : { statusCode: r.statusCode || 200, tempFilePath: r.tempFilePath, errMsg: 'downloadFile:ok' }, !r.fail)
+      return { abort() {}, onProgressUpdate() {} }
+    }),
+    saveImageToPhotosAlbum: fn((options) => {
+      const r = state.saveImageHandler(options) || {}
+      callback(options, r, !/fail/.test(r.errMsg || ''))
+    }),
+    openDocument: fn((options) => {
+      const r = state.openDocumentHandler(options) || {}
+      callback(options, r, !/fail/.test(r.errMsg || ''))
+    }),
+    openSetting: fn((options) => {
+      const r = state.openSettingHandler(options) || {}
+      callback(options || {}, r, !/fail/.test(r.errMsg || ''))
+    }),
     getStorageSync: fn((key) => (key in state.storage ? state.storage[key] : '')),
     setStorageSync: fn((key, value) => { state.storage[key] = value }),
     removeStorageSync: fn((key) => { delete state.storage[key] }),
@@ -142,6 +171,7 @@ module.exports = {
   apiError,
   requests: [],
   uploads: [],
+  downloads: [],
   mockRequest: (handler) => { state.requestHandler = handler },
   mockUpload: (handler) => { state.uploadHandler = handler },
   mockLogin: (handler) => { state.loginHandler = handler },
@@ -149,6 +179,10 @@ module.exports = {
   mockSubscribe: (handler) => { state.subscribeHandler = handler },
   mockChooseMedia: (handler) => { state.chooseMediaHandler = handler },
   mockModal: (handler) => { state.modalHandler = handler },
+  mockDownload: (handler) => { state.downloadHandler = handler },
+  mockSaveImage: (handler) => { state.saveImageHandler = handler },
+  mockOpenDocument: (handler) => { state.openDocumentHandler = handler },
+  mockOpenSetting: (handler) => { state.openSettingHandler = handler },
   setEnv: (envVersion) => { state.envVersion = envVersion },
   setStorage: (key, value) => { state.storage[key] = value },
   storage: () => state.storage,
