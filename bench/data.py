@@ -194,6 +194,7 @@ def bulk_load_paid(url: str, need_id: int, fund_id: int, count: int, chunk: int 
     total = 0
     bar = Bar(f"COPY {count:,} paid donations", count)
     with psycopg.connect(url) as conn, conn.cursor() as cur:
+        triggers_off = _triggers_off(conn)  # a row trigger a donation would be slow here
         with cur.copy(f"COPY donations ({COPY_COLUMNS}) FROM STDIN") as copy:
             for start in range(0, count, chunk):
                 stop = min(count, start + chunk)
@@ -207,6 +208,8 @@ def bulk_load_paid(url: str, need_id: int, fund_id: int, count: int, chunk: int 
                     )
                 copy.write("".join(lines))
                 bar.set(stop)
+        if triggers_off:
+            rebuild_month_totals(conn)
         conn.commit()
     bar.close()
     return total

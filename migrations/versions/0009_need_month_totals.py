@@ -14,14 +14,21 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-#: a donation's part in its need's month: net received and whether it counts (the rule of
-#: backend/donations/totals.py, as it stood when this ran)
-CONTRIBUTION = """
-    SELECT need_id, date_trunc('month', paid_at AT TIME ZONE 'Asia/Shanghai')::date AS month,
-           {sign} (amount_fen - refunded_fen) AS net_fen,
-           {sign} (status IN ('paid', 'refunding', 'partially_refunded'))::int AS counted
-    FROM {rows} WHERE paid_at IS NOT NULL AND need_id IS NOT NULL
+COUNTED = "('paid', 'refunding', 'partially_refunded')"
+#: a donation's part in its need's month (the rule of backend/donations/totals.py, as it
+#: stood when this ran), for the rows NEW or OLD, added with SIGN
+UPSERT = """
+        INSERT INTO need_month_totals AS t (need_id, month, slot, net_fen, counted)
+        VALUES ({row}.need_id,
+                date_trunc('month', {row}.paid_at AT TIME ZONE 'Asia/Shanghai')::date,
+                pg_backend_pid() % 8,
+                {sign} ({row}.amount_fen - {row}.refunded_fen),
+                {sign} ({row}.status IN {counted})::int)
+        ON CONFLICT (need_id, month, slot) DO UPDATE
+        SET net_fen = t.net_fen + excluded.net_fen, counted = t.counted + excluded.counted;
 """
+#: a row that has a part in a need's month
+HAS_PART = "{row}.paid_at IS NOT NULL AND {row}.need_id IS NOT NULL"
 
 
 def upgrade():
@@ -38,46 +45,42 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("need_id", "month", "slot", name=op.f("pk_need_month_totals")),
     )
-    new = CONTRIBUTION.format(sign="", rows="new_rows")
-    old = CONTRIBUTION.format(sign="-", rows="old_rows")
-    upsert = """
-        INSERT INTO need_month_totals AS t (need_id, month, slot, net_fen, counted)
-        SELECT need_id, month, pg_backend_pid() % 8, sum(net_fen), sum(counted)
-        FROM ({changes}) AS d GROUP BY need_id, month
-        HAVING sum(net_fen) <> 0 OR sum(counted) <> 0
-        ON CONFLICT (need_id, month, slot) DO UPDATE
-        SET net_fen = t.net_fen + excluded.net_fen, counted = t.counted + excluded.counted;
-    """
-    # Statement-level, with transition tables: a bulk load costs one pass, a payment one
-    # small upsert in its own transaction. Only the branch of the operation runs (PL/pgSQL
-    # plans a statement when it first executes it).
+    # Row-level, and only for rows whose part changes (the WHEN clauses): a pending order,
+    # a duplicate notification or a donor's name removed never call it; a payment makes one
+    # small upsert, in its own transaction (the slot spreads one need's month over a few
+    # rows, so concurrent payments do not queue on one). Its plans are cached per session.
+    old, new = HAS_PART.format(row="OLD"), HAS_PART.format(row="NEW")
     op.execute(f"""
         CREATE FUNCTION need_month_totals_keep() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF TG_OP = 'INSERT' THEN
-                {upsert.format(changes=new)}
-            ELSIF TG_OP = 'UPDATE' THEN
-                {upsert.format(changes=new + " UNION ALL " + old)}
-            ELSE
-                {upsert.format(changes=old)}
+            IF TG_OP <> 'INSERT' AND {old} THEN
+                {UPSERT.format(row="OLD", sign="-", counted=COUNTED)}
+            END IF;
+            IF TG_OP <> 'DELETE' AND {new} THEN
+                {UPSERT.format(row="NEW", sign="", counted=COUNTED)}
             END IF;
             RETURN NULL;
         END $$;
     """)
-    for event, tables in (
-        ("INSERT", "NEW TABLE AS new_rows"),
-        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-        ("DELETE", "OLD TABLE AS old_rows"),
+    changed = " OR ".join(
+        f"OLD.{c} IS DISTINCT FROM NEW.{c}"
+        for c in ("need_id", "paid_at", "amount_fen", "refunded_fen", "status")
+    )
+    for name, event, when in (
+        ("insert", "INSERT", new),
+        ("update", "UPDATE OF need_id, paid_at, amount_fen, refunded_fen, status", changed),
+        ("delete", "DELETE", old),
     ):
         op.execute(
-            f"CREATE TRIGGER need_month_totals_{event.lower()} AFTER {event} ON donations"
-            f" REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION need_month_totals_keep()"
+            f"CREATE TRIGGER need_month_totals_{name} AFTER {event} ON donations FOR EACH ROW"
+            f" WHEN ({when}) EXECUTE FUNCTION need_month_totals_keep()"
         )
-    op.execute(
-        "INSERT INTO need_month_totals (need_id, month, slot, net_fen, counted)"
-        " SELECT need_id, month, 0, sum(net_fen), sum(counted)"
-        f" FROM ({CONTRIBUTION.format(sign='', rows='donations')}) AS d GROUP BY need_id, month"
-    )
+    op.execute(f"""
+        INSERT INTO need_month_totals (need_id, month, slot, net_fen, counted)
+        SELECT need_id, date_trunc('month', paid_at AT TIME ZONE 'Asia/Shanghai')::date, 0,
+               sum(amount_fen - refunded_fen), count(*) FILTER (WHERE status IN {COUNTED})
+        FROM donations WHERE paid_at IS NOT NULL AND need_id IS NOT NULL GROUP BY 1, 2
+    """)
 
 
 def downgrade():
