@@ -224,3 +224,43 @@ def test_donations_from_a_scan_count_for_the_space_and_rank_it(app, client, team
         assert rank["of"] == len(raised)
         assert rank["rank"] == 1 + sum(1 for v in raised.values() if v > raised[code])
     assert first["district_rank"]["rank"] < second["district_rank"]["rank"]
+
+
+def test_a_space_says_whether_it_chose_its_needs_and_which_photo(client, team: Actors) -> None:
+    default = new_space(client, team)
+    assert default["needs_chosen"] is False and default["photo_upload_id"] is None
+    need = fresh_need(client, team)
+    (photo,) = evidence(client, team.tokens["secretary"])
+    chosen = new_space(client, team, need_ids=[need], photo_upload_id=photo)
+    assert chosen["needs_chosen"] is True and chosen["photo_upload_id"] == photo
+
+
+def test_the_list_filters_by_fund(app, client, team: Actors) -> None:
+    ours = new_space(client, team)["code"]
+    listed = client.get(f"/api/v1/spaces?fund_id={team.fund_id}&limit=100").get_json()["items"]
+    assert ours in {s["code"] for s in listed}
+    assert {s["fund"]["id"] for s in listed} == {team.fund_id}
+    other = client.get(f"/api/v1/spaces?fund_id={team.other_fund_id}&limit=100").get_json()
+    assert ours not in {s["code"] for s in other["items"]}
+
+
+def test_my_funds_are_those_my_roles_cover(app, client, team: Actors) -> None:
+    from backend.funds.models import Fund
+
+    def mine(who: str) -> dict[int, list[str]]:
+        response = client.get("/api/v1/me/funds", headers=auth(team.tokens[who]))
+        assert response.status_code == 200, response.get_json()
+        return {f["id"]: f["roles"] for f in response.get_json()}
+
+    assert mine("secretary") == {team.fund_id: ["secretary"]}
+    assert mine("resident") == {}
+    with app.app_context():
+        foundation_id = db.session.get(Fund, team.fund_id).foundation_id
+        of_foundation = set(
+            db.session.scalars(sa.select(Fund.id).where(Fund.foundation_id == foundation_id))
+        )
+        every_fund = set(db.session.scalars(sa.select(Fund.id)))
+    admin = mine("foundation_admin")
+    assert set(admin) == of_foundation and admin[team.fund_id] == ["foundation_admin"]
+    assert set(mine("platform_admin")) == every_fund
+    assert client.get("/api/v1/me/funds").status_code == 401

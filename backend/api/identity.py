@@ -16,6 +16,7 @@ from backend.accounts.services import (
 from backend.accounts.tokens import issue_token
 from backend.api.base import Blueprint
 from backend.api.schemas.identity import (
+    CoveredFundSchema,
     LoginResultSchema,
     LoginSchema,
     MeSchema,
@@ -25,6 +26,7 @@ from backend.api.schemas.identity import (
 from backend.auth import BEARER, login_required
 from backend.common.ratelimit import hit
 from backend.donations.services import forget_donor
+from backend.funds.services import CoveredFund, funds_covered
 
 blp = Blueprint("identity", __name__, description="登录与个人账户")
 
@@ -46,6 +48,15 @@ def wechat_login(args: dict[str, str]) -> dict[str, Any]:
 def get_me() -> User:
     """The logged-in user's account and roles."""
     return login_required()
+
+
+@blp.get("/me/funds")
+@blp.response(200, CoveredFundSchema(many=True))
+@blp.doc(security=BEARER)
+def get_my_funds() -> list[CoveredFund]:
+    """The funds the user holds a role over (through the fund, its foundation or the
+    platform), with those roles: where the back office starts."""
+    return funds_covered(login_required())
 
 
 @blp.patch("/me")

@@ -27,11 +27,13 @@ blp = Blueprint("spaces", __name__, description="慈善空间")
 @public_answer
 @blp.arguments(SpaceListArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, SpacePageSchema)
-def list_spaces(limit: int, cursor: str | None, region_id: int | None = None) -> dict[str, Any]:
-    """Charity spaces in a region and below, in the order they were opened."""
+def list_spaces(limit: int, cursor: str | None, region_id: int | None = None,
+                fund_id: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Charity spaces in a region and below (of one fund, with `fund_id`), in the order
+    they were opened."""
     region = region_or_404(region_id)
-    return id_page("spaces", cursor, {"region_id": region_id},
-                   lambda after: spaces_page(region, limit, after))  # fmt: skip
+    return id_page("spaces", cursor, {"region_id": region_id, "fund_id": fund_id},
+                   lambda after: spaces_page(region, fund_id, limit, after))  # fmt: skip
 
 
 @blp.get("/spaces/<string:code>")

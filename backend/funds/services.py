@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, load_only
 
+from backend.accounts.models import ScopeType, User
+from backend.accounts.permissions import roles_over
 from backend.common.errors import DomainError, not_found
 from backend.extensions import db
 from backend.funds.backoffice import Governance, governance_of
@@ -79,3 +81,38 @@ def fund_account_names(fund_id: int) -> list[str]:
     return fund_accounts(
         fund_id, db.session.scalars(sa.select(Need.id).where(Need.fund_id == fund_id))
     )
+
+
+@dataclass(frozen=True)
+class CoveredFund:
+    """A fund a user's grants cover, with the roles they hold over it."""
+
+    fund: Fund
+    roles: list[str]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.fund, name)
+
+
+def funds_covered(user: User) -> list[CoveredFund]:
+    """The funds `user` holds a role over (through the fund, its foundation or the
+    platform), in id order, each with those roles: what a back office starts from."""
+    grants = user.grants
+    stmt = (
+        sa.select(Fund)
+        .options(joinedload(Fund.foundation), joinedload(Fund.region))
+        .order_by(Fund.id)
+    )
+    if not any(g.scope_type == ScopeType.PLATFORM for g in grants):
+        stmt = stmt.where(
+            sa.or_(
+                Fund.id.in_([g.scope_id for g in grants if g.scope_type == ScopeType.FUND]),
+                Fund.foundation_id.in_(
+                    [g.scope_id for g in grants if g.scope_type == ScopeType.FOUNDATION]
+                ),
+            )
+        )
+    return [
+        CoveredFund(fund, sorted(role.value for role in roles_over(user, fund)))
+        for fund in db.session.scalars(stmt)
+    ]

@@ -49,6 +49,11 @@ class CharitySpace(TimestampMixin, db.Model):
         order_by="SpaceNeed.position", cascade="all, delete-orphan"
     )
 
+    @property
+    def needs_chosen(self) -> bool:
+        """Whether the space chose the needs it shows (else: its fund's open needs)."""
+        return bool(self.shown)
+
 
 class SpaceNeed(db.Model):
     """A need a charity space shows on its page and posters, in the space's order."""

@@ -14,16 +14,24 @@ from backend.regions.models import Region
 from backend.regions.services import in_subtree
 from backend.spaces.models import CharitySpace, SpaceNeed
 
+#: what a space is shown with, loaded in the same query
+_SHOWN_WITH = (
+    joinedload(CharitySpace.region),
+    joinedload(CharitySpace.fund),
+    joinedload(CharitySpace.photo),
+)
 
-def spaces_page(region: Region | None, limit: int, after: int | None) -> Page[CharitySpace]:
-    """Spaces in `region` and below, in the order they were opened."""
-    stmt = sa.select(CharitySpace).options(
-        joinedload(CharitySpace.region),
-        joinedload(CharitySpace.fund),
-        joinedload(CharitySpace.photo),
-    )
+
+def spaces_page(
+    region: Region | None, fund_id: int | None, limit: int, after: int | None
+) -> Page[CharitySpace]:
+    """Spaces in `region` and below (of the fund `fund_id`, when given), in the order they
+    were opened."""
+    stmt = sa.select(CharitySpace).options(*_SHOWN_WITH)
     if region is not None:
         stmt = stmt.join(Region, CharitySpace.region_id == Region.id).where(in_subtree(region))
+    if fund_id is not None:
+        stmt = stmt.where(CharitySpace.fund_id == fund_id)
     return keyset_page(stmt, CharitySpace.id, limit, after, descending=False)
 
 
@@ -32,13 +40,7 @@ def get_space(code: str, *, lock: bool = False) -> CharitySpace:
     stmt = sa.select(CharitySpace).where(CharitySpace.code == code)
     if lock:
         stmt = stmt.with_for_update(of=CharitySpace)
-    space = db.session.scalar(
-        stmt.options(
-            joinedload(CharitySpace.region),
-            joinedload(CharitySpace.fund),
-            joinedload(CharitySpace.photo),
-        )
-    )
+    space = db.session.scalar(stmt.options(*_SHOWN_WITH))
     if space is None:
         raise not_found("space_not_found", "该慈善空间不存在")
     return space
@@ -47,26 +49,17 @@ def get_space(code: str, *, lock: bool = False) -> CharitySpace:
 def open_needs_of(space: CharitySpace) -> list[Need]:
     """The needs the space shows: those it chose, in its order, while they are public; when
     it chose none, its fund's needs still raising money, newest first."""
-    chosen = (
-        sa.select(Need)
-        .join(SpaceNeed, SpaceNeed.need_id == Need.id)
-        .where(SpaceNeed.space_id == space.id, Need.public())
-        .order_by(SpaceNeed.position)
-    )
-    fallback = (
-        sa.select(Need)
-        .where(Need.fund_id == space.fund_id, Need.status == NeedStatus.FUNDRAISING)
-        .order_by(*(column.desc() for column in PUBLIC_KEY))
-    )
-    options = (joinedload(Need.fund), joinedload(Need.region))
-    needs = list(db.session.scalars(chosen.options(*options)))
-    if needs or _chose_any(space):
-        return needs
-    return list(db.session.scalars(fallback.options(*options)))
-
-
-def _chose_any(space: CharitySpace) -> bool:
-    return (
-        db.session.scalar(sa.select(SpaceNeed.need_id).where(SpaceNeed.space_id == space.id))
-        is not None
-    )
+    if space.needs_chosen:
+        stmt = (
+            sa.select(Need)
+            .join(SpaceNeed, SpaceNeed.need_id == Need.id)
+            .where(SpaceNeed.space_id == space.id, Need.public())
+            .order_by(SpaceNeed.position)
+        )
+    else:
+        stmt = (
+            sa.select(Need)
+            .where(Need.fund_id == space.fund_id, Need.status == NeedStatus.FUNDRAISING)
+            .order_by(*(column.desc() for column in PUBLIC_KEY))
+        )
+    return list(db.session.scalars(stmt.options(joinedload(Need.fund), joinedload(Need.region))))

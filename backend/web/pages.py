@@ -423,7 +423,7 @@ def render_region_page(region_id: int, *, path: str | None = None) -> str:
     needs = public_needs_page(
         NeedFilters(region=region, status=NeedStatus.FUNDRAISING), NEEDS_SHOWN, None
     )
-    spaces = spaces_page(region, SPACES_SHOWN, None)
+    spaces = spaces_page(region, None, SPACES_SHOWN, None)
     monthly = getattr(stats, "monthly", None) or []
     months = [charts.MonthBar(m.label, m.raised_fen, m.spent_fen) for m in monthly]
     meta = PageMeta(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.accounts.services import mask_phone
-from backend.api.schemas.base import BeijingDateTime, one_line
+from backend.api.schemas.base import BeijingDateTime, RefSchema, one_line
 
 
 class LoginSchema(ma.Schema):
@@ -53,3 +53,18 @@ class PhoneSchema(ma.Schema):
     """`{code}` from a `getPhoneNumber` button."""
 
     code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=128))
+
+
+class CoveredFundSchema(ma.Schema):
+    """A fund the user holds a role over, with those roles."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    region = ma.fields.Nested(RefSchema)
+    foundation = ma.fields.Nested(RefSchema)
+    roles = ma.fields.List(
+        ma.fields.String(),
+        metadata={
+            "description": "secretary, committee, supervisor, foundation_admin, platform_admin"
+        },
+    )

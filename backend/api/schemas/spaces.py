@@ -13,6 +13,8 @@ from backend.uploads.urls import media_url
 class SpaceListArgsSchema(RegionArgsSchema, PageArgsSchema):
     """Filters and paging of the space list."""
 
+    fund_id = Id(strict=False, metadata={"description": "only the spaces of this fund"})
+
 
 class SpaceSchema(ma.Schema):
     """A charity space."""
@@ -56,6 +58,12 @@ class SpaceDetailSchema(SpaceSchema):
     """A space with the needs it shows, its figures and its place in its district."""
 
     needs = ma.fields.Nested(NeedItemSchema, many=True)
+    needs_chosen = ma.fields.Boolean(
+        metadata={"description": "the space chose these needs (else: its fund's open needs)"}
+    )
+    photo_upload_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "the upload shown as its photo (to keep it)"}
+    )
     figures = ma.fields.Nested(SpaceFiguresSchema)
     district_rank = ma.fields.Nested(DistrictRankSchema, allow_none=True)
 
