@@ -369,3 +369,12 @@ def test_queries_per_page(app: Flask, client: FlaskClient, ids, name: str) -> No
         assert client.get(url).status_code == 200
     print(f"{name}: {len(statements)} SQL statements")
     assert len(statements) <= QUERY_BUDGET[name], "\n\n".join(statements)
+
+
+@pytest.mark.parametrize("name", ["need", "fund", "space", "region"])
+def test_without_redis_the_pages_are_made_from_postgresql(make_app, ids, name: str) -> None:
+    """Redis down: no copies, progress from PostgreSQL; the page is still served."""
+    down = make_app({"REDIS_URL": "redis://127.0.0.1:1/0"}).test_client()
+    response = down.get(urls(ids)[name])
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
