@@ -264,3 +264,23 @@ def test_my_funds_are_those_my_roles_cover(app, client, team: Actors) -> None:
     assert set(admin) == of_foundation and admin[team.fund_id] == ["foundation_admin"]
     assert set(mine("platform_admin")) == every_fund
     assert client.get("/api/v1/me/funds").status_code == 401
+
+
+def test_another_editor_may_send_the_current_photo_back(client, team: Actors) -> None:
+    (photo,) = evidence(client, team.tokens["secretary"])
+    space = new_space(client, team, photo_upload_id=photo)
+    kept = client.patch(
+        f"/api/v1/spaces/{space['code']}",
+        json={"name": "和园爱心驿站", "photo_upload_id": photo},
+        headers=auth(team.tokens["foundation_admin"]),
+    )
+    assert kept.status_code == 200, kept.get_json()
+    assert kept.get_json()["photo_upload_id"] == photo
+    # A photo of someone else's that is not the space's own is still refused.
+    (other,) = evidence(client, team.tokens["secretary"])
+    refused = client.patch(
+        f"/api/v1/spaces/{space['code']}",
+        json={"photo_upload_id": other},
+        headers=auth(team.tokens["foundation_admin"]),
+    )
+    assert_error_shape(refused.get_json(), 422, "invalid_photo_upload_id")

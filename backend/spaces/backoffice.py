@@ -130,8 +130,8 @@ def update_space(actor: User, space: CharitySpace, data: dict[str, Any]) -> Char
             setattr(space, key, data[key])
     if "region_id" in data:
         space.region = _region_in_fund(space.fund, data["region_id"])
-    if "photo_upload_id" in data:
-        _set_photo(actor, space, data["photo_upload_id"])
+    if "photo_upload_id" in data and data["photo_upload_id"] != space.photo_upload_id:
+        _set_photo(actor, space, data["photo_upload_id"])  # the same one sent back: kept
     if "need_ids" in data:
         space.shown.clear()
         db.session.flush()

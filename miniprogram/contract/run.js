@@ -13,8 +13,10 @@
 // and walks: a resident logs in, browses needs, opens one and its ledger, donates (paid
 // through POST /dev/sandbox-pay), sees progress move; then a secretary submits an expense
 // with an uploaded PNG, a committee member approves it, a foundation admin disburses it, and
-// it appears on the need's public ledger; the secretary opens a charity space, edits it, and
-// its poster (PNG, PDF) and mini-program code download. Each step is printed; any failure
+// it appears on the need's public ledger; the back office starts from GET /me/funds; the
+// secretary opens a charity space and finds it in the fund's list (GET /spaces?fund_id=), the
+// foundation admin edits it keeping its photo and needs, and its poster (PNG, PDF) and
+// mini-program code download. Each step is printed; any failure
 // exits non-zero.
 'use strict'
 
@@ -592,6 +594,28 @@ async function walk(env, baseUrl) {
     return 'secretary, committee, foundation_admin'
   })
 
+  await step('the back office starts from GET /me/funds (the fund with each one\'s roles)', async () => {
+    const roles = {}
+    for (const actor of ['secretary', 'committee', 'admin']) {
+      as(actor)
+      const funds = await api.get('/me/funds')
+      check(Array.isArray(funds), 'not a list', funds)
+      const mine = funds.find((f) => f.id === fundId)
+      check(mine, `${actor}: the fund is not among their funds`, funds)
+      check(mine.name === fund.name && mine.region && mine.region.id === fund.region.id, `${actor}: wrong fund`, mine)
+      check(mine.foundation && mine.foundation.id === fund.foundation.id, `${actor}: wrong foundation`, mine)
+      if (actor !== 'admin') check(funds.length === 1, `${actor}: funds they hold no role over`, funds)
+      roles[actor] = mine.roles
+    }
+    as('resident')
+    check(JSON.stringify(roles.secretary) === '["secretary"]', 'the secretary\'s roles', roles)
+    check(JSON.stringify(roles.committee) === '["committee"]', 'the committee member\'s roles', roles)
+    check(JSON.stringify(roles.admin) === '["foundation_admin"]', 'the foundation admin\'s roles', roles)
+    const none = await api.get('/me/funds')
+    check(Array.isArray(none) && none.length === 0, 'a resident holds funds', none)
+    return `secretary ${roles.secretary}, committee ${roles.committee}, admin ${roles.admin}; a resident none`
+  })
+
   await step('a resident cannot submit an expense (403)', async () => {
     const err = await expectApiError(api.post(`/funds/${fundId}/expenses`, {
       need_id: need.id, amount_fen: 100, payee_name: '某某商店', payee_type: 'organization',
@@ -687,8 +711,10 @@ async function walk(env, baseUrl) {
   const spaceCode = `ct-${run}`
   const photoPath = path.join(tmpDir, 'space.png')
   fs.writeFileSync(photoPath, png(80, 60))
+  let spacePhotoId = null
   await step('the secretary opens a space with a photo and a need shown (POST /spaces)', async () => {
     const photo = await api.upload(photoPath)
+    spacePhotoId = photo.id
     const created = await api.post('/spaces', {
       fund_id: fundId,
       code: spaceCode,
@@ -704,6 +730,8 @@ async function walk(env, baseUrl) {
     check(created.fund && created.fund.id === fundId, 'wrong fund', created)
     check(created.photo_url, 'no photo_url', created)
     check(created.needs.length === 1 && created.needs[0].id === need.id, 'wrong needs shown', created.needs)
+    check(created.needs_chosen === true, 'needs_chosen is not true', created)
+    check(created.photo_upload_id === photo.id, 'photo_upload_id is not the photo', created)
     check(created.figures && Number.isInteger(created.figures.raised_fen), 'no figures', created)
     return `space ${created.code} in ${created.region.name}`
   })
@@ -729,12 +757,35 @@ async function walk(env, baseUrl) {
     return `${err.status} ${err.error}: region #${outside.id}`
   })
 
-  await step('the secretary edits the space (PATCH /spaces/{code}) and finds it in the list', async () => {
-    const patched = await api.patch(`/spaces/${spaceCode}`, { opening_hours: '每天 8:00–20:00' })
+  await step('the secretary finds it in the fund\'s list (GET /spaces?fund_id=)', async () => {
+    const page = await api.get('/spaces', { fund_id: fundId, limit: 100 })
+    check(page.items.some((s) => s.code === spaceCode), 'not in the fund\'s list', page)
+    check(page.items.every((s) => s.fund && s.fund.id === fundId), 'another fund\'s space in the list', page.items)
+    const first = await api.get('/spaces', { fund_id: fundId, limit: 1 })
+    check(first.items.length === 1, 'limit=1 gave no space', first)
+    return `${page.items.length} space(s) of the fund`
+  })
+
+  as('admin')
+  await step('the foundation admin edits it as the edit page does (PATCH /spaces/{code}): photo and needs kept', async () => {
+    // the page sends the chosen needs back as they were and leaves out an unchanged photo
+    const patched = await api.patch(`/spaces/${spaceCode}`, { opening_hours: '每天 8:00–20:00', need_ids: [need.id] })
     check(patched.opening_hours === '每天 8:00–20:00', 'not changed', patched)
-    const page = await api.get('/spaces', { region_id: fund.region.id, limit: 100 })
-    check(page.items.some((s) => s.code === spaceCode && s.fund.id === fundId), 'not in the region\'s list', page)
-    return `${page.items.length} space(s) in the fund's region`
+    check(patched.photo_upload_id === spacePhotoId && patched.photo_url, 'the photo was not kept', patched)
+    check(patched.needs_chosen === true && patched.needs.length === 1 && patched.needs[0].id === need.id, 'the needs were not kept', patched)
+    return `opening hours changed; photo #${patched.photo_upload_id} and need #${need.id} kept`
+  })
+
+  as('secretary')
+  await step('no needs chosen: the space shows its fund\'s open needs (needs_chosen false)', async () => {
+    const patched = await api.patch(`/spaces/${spaceCode}`, { need_ids: [] })
+    check(patched.needs_chosen === false, 'needs_chosen is not false', patched)
+    check(patched.photo_upload_id === spacePhotoId, 'the photo was lost', patched)
+    const again = await api.patch(`/spaces/${spaceCode}`, { opening_hours: '每天 8:00–20:00' })
+    check(again.needs_chosen === false, 'an edit without need_ids chose needs', again)
+    const back = await api.patch(`/spaces/${spaceCode}`, { need_ids: [need.id] })
+    check(back.needs_chosen === true && back.needs[0].id === need.id, 'the choice did not come back', back)
+    return `default list of ${patched.needs.length} open need(s), then need #${need.id} chosen again`
   })
 
   await step('the space\'s poster PNG and mini-program code download', async () => {

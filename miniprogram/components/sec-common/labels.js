@@ -21,7 +21,9 @@ const EXPENSE_STATUS = {
 const ROLE = {
   secretary: '书记',
   committee: '管委会',
-  supervisor: '监督员'
+  supervisor: '监督员',
+  foundation_admin: '基金会管理员',
+  platform_admin: '平台管理员'
 }
 
 const PAYEE_TYPE = { person: '个人', organization: '机构' }
@@ -32,7 +34,6 @@ const UPDATE_KINDS = [
   { value: 'final', label: '结项报告' }
 ]
 
-const FUND_ROLES = ['secretary', 'committee', 'supervisor']
 // A need's money can be spent while it raises, once funded, in progress and completed.
 const SPENDABLE_NEED_STATUSES = ['fundraising', 'funded', 'in_progress', 'completed']
 // Updates go on public needs only.
@@ -86,23 +87,6 @@ function errorMessage(err) {
 }
 
 
-// The fund ids the user holds a fund role in, with the roles, in first-seen order.
-function fundRoles(me) {
-  const byFund = {}
-  const order = []
-  const roles = (me && Array.isArray(me.roles)) ? me.roles : []
-  roles.forEach((grant) => {
-    if (!grant || grant.scope_type !== 'fund' || !grant.scope_id) return
-    if (FUND_ROLES.indexOf(grant.role) < 0) return
-    if (!byFund[grant.scope_id]) {
-      byFund[grant.scope_id] = []
-      order.push(grant.scope_id)
-    }
-    if (byFund[grant.scope_id].indexOf(grant.role) < 0) byFund[grant.scope_id].push(grant.role)
-  })
-  return order.map((id) => ({ fundId: id, roles: byFund[id] }))
-}
-
 // Query-string values arrive as strings; ids must be positive integers.
 function idParam(value) {
   const n = parseInt(value, 10)
@@ -116,7 +100,7 @@ function disclosureKind(needStatus) {
 
 module.exports = {
   CATEGORIES, NEED_STATUS, EXPENSE_STATUS, DISCLOSURE_STATE, ROLE, PAYEE_TYPE, UPDATE_KINDS,
-  FUND_ROLES, SPENDABLE_NEED_STATUSES, PUBLIC_NEED_STATUSES, ENDED_NEED_STATUSES,
-  categoryLabel, label, firstMessage, fieldErrors, errorMessage, shortTime, fundRoles, idParam,
+  SPENDABLE_NEED_STATUSES, PUBLIC_NEED_STATUSES, ENDED_NEED_STATUSES,
+  categoryLabel, label, firstMessage, fieldErrors, errorMessage, shortTime, idParam,
   disclosureKind
 }

@@ -61,6 +61,8 @@ Component({
     photo: { url: '', uploadId: null, status: 'none', message: '' },
     chosen: [],
     available: [],
+    // editing a space whose chosen needs have all ended: it shows none until changed
+    chosenEnded: false,
     maxNeeds: MAX_NEEDS,
     errors: {},
     formError: '',
@@ -73,8 +75,6 @@ Component({
       const fundId = L.idParam(query.fund_id)
       const code = query.code ? decodeURIComponent(String(query.code)) : ''
       this.setData({ fundId, code, isNew: !code })
-      this.photoTouched = false
-      this.needsTouched = false
       if (!fundId) {
         this.setData({ state: 'error', message: '缺少基金信息，请从工作台进入' })
         return Promise.resolve()
@@ -104,12 +104,22 @@ Component({
         const options = items(page).filter((n) => n && SHOWN_STATUSES.indexOf(n.status) >= 0).map(needOption)
         const s = space || {}
         const wantedRegion = s.region ? s.region.id : (regions.length === 1 ? regions[0].id : null)
-        let chosen = []
-        if (space) {
-          chosen = (Array.isArray(s.needs) ? s.needs : []).filter((n) => n && n.id).map((n) => {
+        // A space that chose no needs shows its fund's open ones: its detail lists those,
+        // but its choice starts empty.
+        const needsChosen = !!(space && s.needs_chosen)
+        const chosen = needsChosen
+          ? (Array.isArray(s.needs) ? s.needs : []).filter((n) => n && n.id).map((n) => {
             const known = options.find((o) => o.id === n.id)
             return known || needOption(n)
           })
+          : []
+        // Where the edit starts (see collect): saving without changes changes nothing.
+        const photoId = Number.isInteger(s.photo_upload_id) ? s.photo_upload_id : null
+        this.needsTouched = false
+        this.start = {
+          needsChosen,
+          // a photo whose upload the detail does not name (-1) is only ever removed
+          photoId: photoId !== null ? photoId : (s.photo_url ? -1 : null)
         }
         this.options = options
         this.setData({
@@ -124,8 +134,9 @@ Component({
             description: s.description || '',
             code: ''
           },
-          photo: { url: s.photo_url || '', uploadId: null, status: s.photo_url ? 'saved' : 'none', message: '' },
-          chosen
+          photo: { url: s.photo_url || '', uploadId: photoId, status: s.photo_url ? 'saved' : 'none', message: '' },
+          chosen,
+          chosenEnded: needsChosen && !chosen.length
         })
         this.refreshAvailable()
       }).catch((err) => {
@@ -171,7 +182,6 @@ Component({
     },
 
     uploadPhoto(path) {
-      this.photoTouched = true
       this.photoPath = path
       this.setData({ photo: { url: path, uploadId: null, status: 'uploading', message: '' } })
       this.clearError('photo_upload_id')
@@ -189,7 +199,6 @@ Component({
     },
 
     onPhotoRemove() {
-      this.photoTouched = true
       this.photoPath = null
       this.setData({ photo: { url: '', uploadId: null, status: 'none', message: '' } })
       this.clearError('photo_upload_id')
@@ -209,7 +218,7 @@ Component({
 
     setChosen(chosen) {
       this.needsTouched = true
-      this.setData({ chosen })
+      this.setData({ chosen, chosenEnded: false })
       this.refreshAvailable()
       this.clearError('need_ids')
     },
@@ -281,10 +290,15 @@ Component({
         if (photo.uploadId) body.photo_upload_id = photo.uploadId
         body.need_ids = this.data.chosen.map((n) => n.id)
       } else {
-        // Only what changed: the detail has no upload id of the saved photo, and an empty
-        // choice of needs means "the fund's open needs", which the detail cannot tell apart.
-        if (this.photoTouched) body.photo_upload_id = photo.uploadId || null
-        if (this.needsTouched) body.need_ids = this.data.chosen.map((n) => n.id)
+        // The photo only when it changed (a kept photo may be someone else's upload, which
+        // the API would not take from this user). The needs as left when the space chose
+        // them, or once the user chose some; an empty list means the fund's open needs, so
+        // a space that shows those by default is sent none until the user picks.
+        const start = this.start || { needsChosen: false, photoId: null }
+        const photoId = photo.uploadId || null
+        if (photoId !== start.photoId) body.photo_upload_id = photoId
+        const needIds = this.data.chosen.map((n) => n.id)
+        if (needIds.length || (start.needsChosen && this.needsTouched)) body.need_ids = needIds
       }
       return body
     },

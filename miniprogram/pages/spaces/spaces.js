@@ -1,26 +1,14 @@
-// 慈善空间: the spaces of one fund (GET /spaces in the fund's region, kept to the fund),
+// 慈善空间: the spaces of one fund (GET /spaces?fund_id=, more on reaching the bottom),
 // each with what its codes brought in; new space, edit, posters and codes.
 const api = require('../../utils/api.js')
 const { yuan } = require('../../utils/money.js')
 const L = require('../../components/sec-common/labels.js')
 
-// GET /spaces pages read at most (100 spaces each) before giving up on the rest.
-const MAX_PAGES = 10
+// Spaces per page of GET /spaces?fund_id= (each row also reads its space's detail).
+const PAGE_SIZE = 10
 
 function items(page) {
   return (page && Array.isArray(page.items)) ? page.items : []
-}
-
-// Every space of the region and below, page by page.
-function regionSpaces(regionId) {
-  const all = []
-  const next = (cursor, round) => api.get('/spaces', { region_id: regionId, limit: 100, cursor })
-    .then((page) => {
-      items(page).forEach((s) => all.push(s))
-      const more = page && page.next_cursor
-      return more && round + 1 < MAX_PAGES ? next(more, round + 1) : { spaces: all, truncated: !!more }
-    })
-  return next(null, 0)
 }
 
 function spaceRow(space, detail) {
@@ -52,7 +40,9 @@ Component({
     fundName: '',
     regionName: '',
     spaces: [],
-    truncated: false
+    nextCursor: null,
+    loadingMore: false,
+    moreError: ''
   },
 
   methods: {
@@ -87,27 +77,54 @@ Component({
       const fundId = this.data.fundId
       if (!fundId) return Promise.resolve()
       const seq = (this.seq = (this.seq || 0) + 1)
-      this.setData({ state: 'loading', message: '' })
-      return api.get('/funds/' + fundId).then((fund) => {
-        const regionId = fund && fund.region && fund.region.id
-        return regionSpaces(regionId).then(({ spaces, truncated }) => {
-          const mine = spaces.filter((s) => s && s.code && s.fund && s.fund.id === fundId)
-          // The list has no figures: each space's detail has them (a failure shows on its row).
-          return Promise.all(mine.map((s) => api.get('/spaces/' + encodeURIComponent(s.code)).catch(() => null)))
-            .then((details) => ({
-              fundName: (fund && fund.name) || '社区基金 #' + fundId,
-              regionName: (fund && fund.region && fund.region.name) || '',
-              spaces: mine.map((s, i) => spaceRow(s, details[i])),
-              truncated
-            }))
-        })
-      }).then((result) => {
+      this.setData({ state: 'loading', message: '', moreError: '' })
+      return Promise.all([api.get('/funds/' + fundId), this.readPage(null)]).then(([fund, got]) => {
         if (seq !== this.seq) return
-        this.setData(Object.assign({ state: 'ready' }, result))
+        this.setData({
+          state: 'ready',
+          fundName: (fund && fund.name) || '社区基金 #' + fundId,
+          regionName: (fund && fund.region && fund.region.name) || '',
+          spaces: got.rows,
+          nextCursor: got.next,
+          loadingMore: false
+        })
       }).catch((err) => {
         if (seq !== this.seq) return
         this.setData({ state: 'error', message: L.errorMessage(err) })
       })
+    },
+
+    // One page of the fund's spaces as rows. The list has no figures: each space's detail
+    // has them (a failure shows on its row).
+    readPage(cursor) {
+      return api.get('/spaces', { fund_id: this.data.fundId, limit: PAGE_SIZE, cursor }).then((page) => {
+        const spaces = items(page).filter((s) => s && s.code)
+        return Promise.all(spaces.map((s) => api.get('/spaces/' + encodeURIComponent(s.code)).catch(() => null)))
+          .then((details) => ({ rows: spaces.map((s, i) => spaceRow(s, details[i])), next: (page && page.next_cursor) || null }))
+      })
+    },
+
+    onMore() {
+      if (this.data.state !== 'ready' || this.data.loadingMore || !this.data.nextCursor) return Promise.resolve()
+      const seq = this.seq
+      this.setData({ loadingMore: true, moreError: '' })
+      return this.readPage(this.data.nextCursor).then((got) => {
+        if (seq !== this.seq) return
+        const seen = {}
+        this.data.spaces.forEach((r) => { seen[r.code] = true })
+        this.setData({
+          spaces: this.data.spaces.concat(got.rows.filter((r) => !seen[r.code])),
+          nextCursor: got.next,
+          loadingMore: false
+        })
+      }).catch((err) => {
+        if (seq !== this.seq) return
+        this.setData({ loadingMore: false, moreError: L.errorMessage(err) })
+      })
+    },
+
+    onReachBottom() {
+      return this.onMore()
     },
 
     onNew() {

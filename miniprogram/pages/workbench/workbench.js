@@ -1,5 +1,6 @@
-// 工作台: the fund team's desk. Per fund: draft and submitted needs, overdue disclosures
-// and shortcuts; above them the expenses waiting for the caller's decision.
+// 工作台: the fund team's desk. Per fund the user holds a role over (GET /me/funds: through
+// the fund, its foundation or the platform): draft and submitted needs, overdue disclosures
+// and the shortcuts the roles allow; above them the expenses waiting for the caller's decision.
 const api = require('../../utils/api.js')
 const { yuan } = require('../../utils/money.js')
 const L = require('../../components/sec-common/labels.js')
@@ -45,14 +46,41 @@ function expenseRow(expense) {
   }
 }
 
-// Foundations the user administers (foundation_admin grants), in first-seen order.
-function foundationGrants(me) {
-  const seen = []
-  ;((me && Array.isArray(me.roles)) ? me.roles : []).forEach((g) => {
-    if (g && g.role === 'foundation_admin' && g.scope_type === 'foundation' && g.scope_id &&
-        seen.indexOf(g.scope_id) < 0) seen.push(g.scope_id)
-  })
-  return seen.map((id) => ({ id, fundText: '', error: '' }))
+// What each role may do on a fund (backend/accounts/permissions.py).
+const NEED_ROLES = ['secretary'] // MANAGE_NEEDS, SUBMIT_EXPENSES
+const SPACE_ROLES = ['secretary', 'foundation_admin'] // MANAGE_SPACES
+const DECIDE_ROLES = ['secretary', 'committee'] // DECIDE_EXPENSES
+// Funds whose section loads at once; beyond them, funds covered only through a
+// foundation or the platform load when opened (a platform admin covers every fund).
+const LOADED_AT_ONCE = 10
+const FUND_SCOPED = ['secretary', 'committee', 'supervisor']
+
+function holds(roles, wanted) {
+  return roles.some((r) => wanted.indexOf(r) >= 0)
+}
+
+// A fund of GET /me/funds as its card, before its lists are read.
+function fundCard(covered, index) {
+  const roles = Array.isArray(covered.roles) ? covered.roles : []
+  const place = [covered.region && covered.region.name, covered.foundation && covered.foundation.name]
+    .filter(Boolean).join(' · ')
+  return {
+    id: covered.id,
+    name: covered.name || '社区基金 #' + covered.id,
+    place,
+    roles: roles.map((r) => L.label(L.ROLE, r)).join('、'),
+    isSecretary: holds(roles, NEED_ROLES),
+    canSpaces: holds(roles, SPACE_ROLES),
+    canDecide: holds(roles, DECIDE_ROLES),
+    loaded: index < LOADED_AT_ONCE || holds(roles, FUND_SCOPED),
+    loading: false,
+    drafts: [],
+    submitted: [],
+    disclosures: [],
+    overdueCount: 0,
+    moreDisclosures: false,
+    error: ''
+  }
 }
 
 function items(page) {
@@ -65,7 +93,6 @@ Component({
     message: '',
     hasRole: false,
     funds: [],
-    foundations: [],
     canDecide: false,
     pending: [],
     pendingError: ''
@@ -95,20 +122,18 @@ Component({
     load() {
       const seq = (this.seq = (this.seq || 0) + 1)
       this.setData({ state: 'loading', message: '' })
-      return api.get('/me').then((me) => {
-        const grants = L.fundRoles(me)
-        const foundations = foundationGrants(me)
-        if (!grants.length && !foundations.length) {
-          return { hasRole: false, funds: [], foundations: [], canDecide: false, pending: [], pendingError: '' }
-        }
-        const canDecide = grants.some((g) => g.roles.indexOf('secretary') >= 0 || g.roles.indexOf('committee') >= 0)
+      return api.get('/me/funds').then((covered) => {
+        const cards = (Array.isArray(covered) ? covered : []).filter((f) => f && f.id).map(fundCard)
+        if (!cards.length) return { hasRole: false, funds: [], canDecide: false, pending: [], pendingError: '' }
+        const canDecide = cards.some((f) => f.canDecide)
         const pending = canDecide
           ? api.get('/me/pending-expenses', { limit: 50 }).then(
             (page) => ({ rows: items(page).map(expenseRow), error: '' }),
             (err) => ({ rows: [], error: L.errorMessage(err) }))
           : Promise.resolve({ rows: [], error: '' })
-        return Promise.all([Promise.all(grants.map((g) => this.loadFund(g))), pending])
-          .then(([funds, p]) => ({ hasRole: true, funds, foundations, canDecide, pending: p.rows, pendingError: p.error }))
+        const funds = Promise.all(cards.map((card) => (card.loaded ? this.loadFund(card) : card)))
+        return Promise.all([funds, pending])
+          .then(([rows, p]) => ({ hasRole: true, funds: rows, canDecide, pending: p.rows, pendingError: p.error }))
       }).then((result) => {
         if (seq !== this.seq) return
         this.setData(Object.assign({ state: 'ready', message: '' }, result))
@@ -118,21 +143,12 @@ Component({
       })
     },
 
-    // One fund's section; a failure shows in that section only.
-    loadFund(grant) {
-      const id = grant.fundId
-      const base = {
-        id,
-        name: '社区基金 #' + id,
-        roles: grant.roles.map((r) => L.label(L.ROLE, r)).join('、'),
-        isSecretary: grant.roles.indexOf('secretary') >= 0,
-        drafts: [],
-        submitted: [],
-        disclosures: [],
-        overdueCount: 0,
-        moreDisclosures: false,
-        error: ''
-      }
+    // One fund's lists; a failure shows in that fund's card only.
+    loadFund(card) {
+      const id = card.id
+      const base = Object.assign({}, card, {
+        loaded: true, loading: false, drafts: [], submitted: [], disclosures: [], overdueCount: 0, moreDisclosures: false, error: ''
+      })
       return Promise.all([
         api.get('/funds/' + id),
         api.get('/funds/' + id + '/needs', { status: 'draft', limit: 50 }),
@@ -142,7 +158,6 @@ Component({
         const rows = items(duties).map((d) => disclosureRow(d, id))
         const overdue = rows.filter((r) => r.overdue).length
         return Object.assign(base, {
-          name: (fund && fund.name) || base.name,
           drafts: items(drafts).map(needRow),
           submitted: items(submitted).map(needRow),
           disclosures: rows.slice(0, DISCLOSURES_SHOWN),
@@ -153,22 +168,21 @@ Component({
       }).catch((err) => Object.assign(base, { error: L.errorMessage(err) }))
     },
 
-    // A foundation admin opens a fund's spaces by its number (the API lists no foundation's funds).
-    onFundText(e) {
+    // A fund not loaded at once (a foundation's or the platform's): read its lists on tap.
+    onFundOpen(e) {
       const index = Number(e.currentTarget.dataset.index)
-      this.setData({ ['foundations[' + index + '].fundText']: e.detail.value, ['foundations[' + index + '].error']: '' })
+      const card = this.data.funds[index]
+      if (!card || card.loading) return Promise.resolve()
+      const seq = this.seq
+      this.setData({ ['funds[' + index + '].loading']: true })
+      return this.loadFund(card).then((row) => {
+        if (seq !== this.seq) return
+        this.setData({ ['funds[' + index + ']']: row })
+      })
     },
 
-    onFoundationSpaces(e) {
-      const index = Number(e.currentTarget.dataset.index)
-      const row = this.data.foundations[index]
-      if (!row) return
-      const fundId = L.idParam(String(row.fundText || '').trim())
-      if (!fundId) {
-        this.setData({ ['foundations[' + index + '].error']: '请输入社区基金编号（数字）' })
-        return
-      }
-      wx.navigateTo({ url: '/pages/spaces/spaces?fund_id=' + fundId })
+    onFundRetry(e) {
+      return this.onFundOpen(e)
     },
 
     onNavigate(e) {

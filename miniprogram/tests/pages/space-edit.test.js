@@ -35,6 +35,7 @@ const space = (extra) => Object.assign({
   description: '居民议事与捐赠点', photo_url: 'https://files.test/a.jpg',
   region: { id: 41, name: '幸福社区' }, fund: { id: 3, name: '幸福社区基金' },
   needs: [{ id: 12, title: '儿童书屋', status: 'funded' }, { id: 11, title: '助老餐桌', status: 'fundraising' }],
+  needs_chosen: true, photo_upload_id: 77,
   figures: { donation_count: 0, raised_fen: 0, donor_count: 0 }, district_rank: null
 }, extra)
 
@@ -137,15 +138,16 @@ describe('pages/space-edit', () => {
     expect(p.querySelector('#photo-preview')).toBeDefined()
     expect(p.data.photo.url).toBe('https://files.test/a.jpg')
     expect(p.data.chosen.map((n) => n.id)).toEqual([12, 11])
+    expect(p.querySelector('#chosen-empty')).toBeUndefined()
     expect(p.querySelectorAll('.available-item')).toHaveLength(1)
 
     await type(p, '#hours', '每天 8:00–20:00')
     await fire(p, '#save')
-    // untouched photo and needs are not sent (the detail has no upload id, and the
-    // shown needs may be the fund's default); neither are fund_id and code
+    // the chosen needs round-trip as they were; the kept photo (maybe another user's
+    // upload) is not sent; neither are fund_id and code
     expect(patched).toEqual({
       name: '幸福社区慈善空间', region_id: 41, address: '幸福路 1 号',
-      opening_hours: '每天 8:00–20:00', description: '居民议事与捐赠点'
+      opening_hours: '每天 8:00–20:00', description: '居民议事与捐赠点', need_ids: [12, 11]
     })
     expect(shim.requests.filter((r) => r.method === 'PATCH').map((r) => r.path)).toEqual(['/api/v1/spaces/s-a'])
     expect(wx.navigateBack).toHaveBeenCalled()
@@ -162,6 +164,74 @@ describe('pages/space-edit', () => {
     await fire(p, '#save')
     expect(patched.photo_upload_id).toBeNull()
     expect(patched.need_ids).toEqual([11, 12])
+  })
+
+  test('editing a space that shows its fund\'s open needs: the choice starts empty, an unchanged save sends no need_ids', async () => {
+    const bodies = []
+    serve({
+      'GET /spaces/s-a': ok(space({ needs_chosen: false, needs: [{ id: 14, title: '独居老人助浴', status: 'in_progress' }, { id: 11, title: '助老餐桌', status: 'fundraising' }] })),
+      'PATCH /spaces/s-a': (data) => { bodies.push(data); return ok(space()) }
+    })
+    const p = mount('pages/space-edit/space-edit')
+    await p.instance.onLoad({ fund_id: '3', code: 's-a' })
+    expect(p.data.chosen).toEqual([])
+    expect(p.querySelectorAll('.chosen-item')).toHaveLength(0)
+    expect(text(p, '#chosen-empty')).toBe('未选择时展示本基金所有募捐中的项目')
+    expect(p.querySelector('#chosen-ended')).toBeUndefined()
+    expect(p.querySelectorAll('.available-item')).toHaveLength(3)
+    expect(p.data.photo.uploadId).toBe(77)
+    await fire(p, '#save')
+    expect(bodies[0]).toEqual({
+      name: '幸福社区慈善空间', region_id: 41, address: '幸福路 1 号',
+      opening_hours: '9:00–17:00', description: '居民议事与捐赠点'
+    })
+
+    // picking and dropping a need leaves it at the default; picking one sends it
+    await fire(p, '.available-item')
+    await fire(p, '.need-remove')
+    await fire(p, '#save')
+    expect(bodies[1].need_ids).toBeUndefined()
+    await fire(p, p.querySelectorAll('.available-item')[2]) // 独居老人助浴
+    await fire(p, '#save')
+    expect(bodies[2].need_ids).toEqual([14])
+  })
+
+  test('editing: removing every chosen need sends an empty list (back to the fund\'s open needs); a new photo its id', async () => {
+    let patched = null
+    serve({ 'PATCH /spaces/s-a': (data) => { patched = data; return ok(space()) } })
+    shim.mockUpload(() => ({ statusCode: 201, data: JSON.stringify({ id: 56, url: 'https://files.test/56.jpg' }) }))
+    const p = mount('pages/space-edit/space-edit')
+    await p.instance.onLoad({ fund_id: '3', code: 's-a' })
+    await fire(p, '.need-remove')
+    await fire(p, '.need-remove')
+    expect(text(p, '#chosen-empty')).toBe('未选择时展示本基金所有募捐中的项目')
+    await fire(p, '#photo-pick')
+    expect(p.data.photo.uploadId).toBe(56)
+    await fire(p, '#save')
+    expect(patched.need_ids).toEqual([])
+    expect(patched.photo_upload_id).toBe(56)
+  })
+
+  test('editing a space whose chosen needs all ended: it says so and an unchanged save keeps the choice', async () => {
+    let patched = null
+    serve({
+      'GET /spaces/s-a': ok(space({ needs_chosen: true, needs: [], photo_url: null, photo_upload_id: null })),
+      'PATCH /spaces/s-a': (data) => { patched = data; return ok(space()) }
+    })
+    const p = mount('pages/space-edit/space-edit')
+    await p.instance.onLoad({ fund_id: '3', code: 's-a' })
+    expect(text(p, '#chosen-ended')).toContain('都已结束')
+    expect(p.querySelector('#chosen-empty')).toBeUndefined()
+    expect(p.querySelector('#photo-preview')).toBeUndefined()
+    await fire(p, '#save')
+    expect(patched.need_ids).toBeUndefined()
+    expect(patched.photo_upload_id).toBeUndefined()
+    // picked and dropped again: as the hint says, the fund's open needs
+    await fire(p, '.available-item')
+    expect(p.querySelector('#chosen-ended')).toBeUndefined()
+    await fire(p, '.need-remove')
+    await fire(p, '#save')
+    expect(patched.need_ids).toEqual([])
   })
 
   test('client checks mirror the schema and nothing is sent', async () => {

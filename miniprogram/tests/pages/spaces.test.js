@@ -19,7 +19,7 @@ function serve(extra = {}) {
     'GET /funds/3': ok(fund),
     'GET /spaces': (data, q) => (q.cursor
       ? ok({ items: [listed('s-b', 3)], next_cursor: null })
-      : ok({ items: [listed('s-a', 3, { photo_url: 'https://files.test/a.jpg' }), listed('s-x', 9)], next_cursor: 'next1' })),
+      : ok({ items: [listed('s-a', 3, { photo_url: 'https://files.test/a.jpg' })], next_cursor: 'next1' })),
     'GET /spaces/s-a': detail('s-a', { donation_count: 12, raised_fen: 123456, donor_count: 9 },
       { district: { id: 4, name: '幸福区' }, rank: 2, of: 7 }),
     'GET /spaces/s-b': detail('s-b', { donation_count: 0, raised_fen: 0, donor_count: 0 })
@@ -27,19 +27,14 @@ function serve(extra = {}) {
 }
 
 describe('pages/spaces', () => {
-  test('lists the fund\'s spaces of its region, all pages, with their figures', async () => {
+  test('lists the fund\'s spaces (GET /spaces?fund_id=) with their figures, more on reaching the bottom', async () => {
     serve()
     const p = mount('pages/spaces/spaces')
     await p.instance.onLoad({ fund_id: '3' })
     expect(p.data.state).toBe('ready')
-    const lists = shim.requests.filter((r) => r.path === '/api/v1/spaces')
-    expect(lists.map((r) => r.query)).toEqual([
-      { region_id: '40', limit: '100' },
-      { region_id: '40', limit: '100', cursor: 'next1' }
-    ])
-    // a space of another fund in the region is left out, and its detail never read
-    expect(shim.requests.some((r) => r.path === '/api/v1/spaces/s-x')).toBe(false)
-    expect(p.querySelectorAll('.space-item')).toHaveLength(2)
+    const lists = () => shim.requests.filter((r) => r.path === '/api/v1/spaces').map((r) => r.query)
+    expect(lists()).toEqual([{ fund_id: '3', limit: '10' }])
+    expect(p.querySelectorAll('.space-item')).toHaveLength(1)
     expect(text(p, '#fund-name')).toBe('幸福社区基金')
     expect(text(p, '#space-s-a .space-name')).toBe('空间 s-a')
     expect(text(p, '#space-s-a .raised')).toBe('¥1,234.56')
@@ -48,8 +43,37 @@ describe('pages/spaces', () => {
     expect(text(p, '#space-s-a .rank')).toBe('幸福区第 2 / 7 名')
     expect(text(p, '#space-s-a .need-count')).toBe('展示 2 个项目')
     expect(p.querySelector('#space-s-a .space-photo')).toBeDefined()
+    expect(text(p, '#more')).toBe('加载更多')
+
+    await p.instance.onReachBottom()
+    expect(lists()).toEqual([{ fund_id: '3', limit: '10' }, { fund_id: '3', limit: '10', cursor: 'next1' }])
+    expect(p.querySelectorAll('.space-item')).toHaveLength(2)
     expect(text(p, '#space-s-b .raised')).toBe('¥0.00')
     expect(p.querySelector('#space-s-b .rank')).toBeUndefined()
+    expect(p.querySelector('#more')).toBeUndefined()
+    expect(p.querySelector('.truncated')).toBeUndefined()
+    // the last page read: reaching the bottom again asks for nothing
+    await p.instance.onReachBottom()
+    expect(lists()).toHaveLength(2)
+  })
+
+  test('a failed next page shows its message and is tried again from the button', async () => {
+    let fail = true
+    serve({
+      'GET /spaces': (data, q) => (q.cursor
+        ? (fail ? shim.apiError(503, 'unavailable', '服务暂时不可用') : ok({ items: [listed('s-b', 3)], next_cursor: null }))
+        : ok({ items: [listed('s-a', 3)], next_cursor: 'next1' }))
+    })
+    const p = mount('pages/spaces/spaces')
+    await p.instance.onLoad({ fund_id: '3' })
+    await p.instance.onReachBottom()
+    expect(p.data.state).toBe('ready')
+    expect(text(p, '#more-error')).toBe('服务暂时不可用')
+    expect(p.querySelectorAll('.space-item')).toHaveLength(1)
+    fail = false
+    await fire(p, '#more')
+    expect(p.querySelector('#more-error')).toBeUndefined()
+    expect(p.querySelectorAll('.space-item')).toHaveLength(2)
   })
 
   test('taps: new space, edit, posters and codes, the public page', async () => {
@@ -59,6 +83,7 @@ describe('pages/spaces', () => {
     await fire(p, '#new-space')
     await fire(p, '#space-s-a .edit-space')
     await fire(p, '#space-s-a .poster')
+    await p.instance.onReachBottom()
     await fire(p, '#space-s-b .space-top')
     expect(wx.navigateTo.mock.calls.map((c) => c[0].url)).toEqual([
       '/pages/space-edit/space-edit?fund_id=3',

@@ -4,8 +4,12 @@ const { mount, text, fire } = require('../shim/load')
 const ok = (data) => ({ statusCode: 200, data })
 const page = (items, next) => ok({ items, next_cursor: next || null })
 
-const me = (roles) => ok({ id: 7, nickname: '王书记', roles })
-const secretaryOf = (fundId) => ({ id: 1, role: 'secretary', scope_type: 'fund', scope_id: fundId })
+// GET /me/funds: the funds the user holds a role over, with those roles.
+const covered = (id, roles, extra) => Object.assign({
+  id, name: '幸福社区基金', region: { id: 40, name: '幸福街道' }, foundation: { id: 2, name: '邻善慈善基金会' }, roles
+}, extra)
+const myFunds = (...funds) => ok(funds)
+const secretaryOf = (fundId) => covered(fundId, ['secretary'])
 
 function serveFund(table, fundId, extra = {}) {
   Object.assign(table, {
@@ -24,7 +28,7 @@ function serveFund(table, fundId, extra = {}) {
 describe('pages/workbench', () => {
   test('renders each fund with drafts, submitted needs, disclosures and pending approvals', async () => {
     const table = serveFund({
-      'GET /me': me([secretaryOf(3), { id: 2, role: 'resident', scope_type: 'platform', scope_id: null }]),
+      'GET /me/funds': myFunds(secretaryOf(3)),
       'GET /me/pending-expenses': page([{ id: 31, purpose: '购买助浴椅', amount_fen: 88000, fund: { id: 3, name: '幸福社区基金' }, need: { id: 21, title: '独居老人助浴' }, needs_committee: true, approval_count: 1, required_approvals: 2 }])
     }, 3)
     shim.routes(table)
@@ -35,8 +39,9 @@ describe('pages/workbench', () => {
     expect(shim.requests.map((r) => r.method + ' ' + r.path + (r.query.status ? '?' + r.query.status : '')))
       .toEqual(expect.arrayContaining([
         'GET /api/v1/funds/3/needs?draft', 'GET /api/v1/funds/3/needs?submitted',
-        'GET /api/v1/funds/3/disclosures', 'GET /api/v1/me/pending-expenses'
+        'GET /api/v1/funds/3/disclosures', 'GET /api/v1/me/pending-expenses', 'GET /api/v1/me/funds'
       ]))
+    expect(text(p, '.fund .fund-place')).toBe('幸福街道 · 邻善慈善基金会')
     expect(text(p, '.fund .card-title')).toBe('幸福社区基金')
     expect(p.querySelectorAll('.draft-item')).toHaveLength(1)
     expect(text(p, '.draft-item')).toContain('助老餐桌')
@@ -53,7 +58,7 @@ describe('pages/workbench', () => {
   })
 
   test('taps navigate: new need, new expense, post update, a draft, a pending expense, disclosures', async () => {
-    shim.routes(serveFund({ 'GET /me': me([secretaryOf(3)]), 'GET /me/pending-expenses': page([{ id: 31, amount_fen: 100, fund: { id: 3, name: 'x' } }]) }, 3))
+    shim.routes(serveFund({ 'GET /me/funds': myFunds(secretaryOf(3)), 'GET /me/pending-expenses': page([{ id: 31, amount_fen: 100, fund: { id: 3, name: 'x' } }]) }, 3))
     const p = mount('pages/workbench/workbench')
     await p.instance.onLoad({})
     await fire(p, '.new-need')
@@ -76,7 +81,7 @@ describe('pages/workbench', () => {
   })
 
   test('a supervisor sees the lists but no secretary buttons and no approvals call', async () => {
-    shim.routes(serveFund({ 'GET /me': me([{ id: 5, role: 'supervisor', scope_type: 'fund', scope_id: 3 }]) }, 3))
+    shim.routes(serveFund({ 'GET /me/funds': myFunds(covered(3, ['supervisor'])) }, 3))
     const p = mount('pages/workbench/workbench')
     await p.instance.onLoad({})
     expect(p.querySelector('.new-need')).toBeUndefined()
@@ -86,7 +91,7 @@ describe('pages/workbench', () => {
   })
 
   test('a user without a fund role gets a friendly message and no fund calls', async () => {
-    shim.routes({ 'GET /me': me([]) })
+    shim.routes({ 'GET /me/funds': myFunds() })
     const p = mount('pages/workbench/workbench')
     await p.instance.onLoad({})
     expect(p.data.hasRole).toBe(false)
@@ -96,7 +101,7 @@ describe('pages/workbench', () => {
 
   test('empty lists and missing fields render without breaking', async () => {
     shim.routes({
-      'GET /me': me([secretaryOf(3)]),
+      'GET /me/funds': ok([{ id: 3, roles: ['secretary'] }]),
       'GET /funds/3': ok({ id: 3 }),
       'GET /funds/3/needs': ok({}),
       'GET /funds/3/disclosures': page([]),
@@ -118,7 +123,7 @@ describe('pages/workbench', () => {
     await p.instance.onLoad({})
     expect(p.data.state).toBe('error')
     expect(text(p.querySelector('#sv'), '#error')).toContain('网络连接失败')
-    shim.routes(serveFund({ 'GET /me': me([secretaryOf(3)]), 'GET /me/pending-expenses': page([]) }, 3))
+    shim.routes(serveFund({ 'GET /me/funds': myFunds(secretaryOf(3)), 'GET /me/pending-expenses': page([]) }, 3))
     await fire(p.querySelector('#sv'), '#retry')
     expect(p.data.state).toBe('ready')
     expect(text(p, '.pending-empty')).toBe('暂无待审批的支出')
@@ -126,7 +131,7 @@ describe('pages/workbench', () => {
 
   test('one fund failing shows its message; the pending list failing shows the API message', async () => {
     shim.routes(serveFund({
-      'GET /me': me([secretaryOf(3), secretaryOf(4)]),
+      'GET /me/funds': myFunds(secretaryOf(3), covered(4, ['secretary'], { name: '和平社区基金' })),
       'GET /funds/4': shim.apiError(403, 'forbidden', '没有权限查看这个基金'),
       'GET /me/pending-expenses': shim.apiError(500, 'internal_error', '服务器开小差了，请稍后再试')
     }, 3))
@@ -139,7 +144,7 @@ describe('pages/workbench', () => {
   })
 
   test('showing the page again reloads it, the first show does not', async () => {
-    shim.routes(serveFund({ 'GET /me': me([secretaryOf(3)]), 'GET /me/pending-expenses': page([]) }, 3))
+    shim.routes(serveFund({ 'GET /me/funds': myFunds(secretaryOf(3)), 'GET /me/pending-expenses': page([]) }, 3))
     const p = mount('pages/workbench/workbench')
     await p.instance.onLoad({})
     const count = shim.requests.length
@@ -149,7 +154,7 @@ describe('pages/workbench', () => {
     expect(shim.requests).toHaveLength(count * 2)
   })
   test('a secretary has the charity spaces entry; it opens the fund\'s space list', async () => {
-    shim.routes(serveFund({ 'GET /me': me([secretaryOf(3)]), 'GET /me/pending-expenses': page([]) }, 3))
+    shim.routes(serveFund({ 'GET /me/funds': myFunds(secretaryOf(3)), 'GET /me/pending-expenses': page([]) }, 3))
     const p = mount('pages/workbench/workbench')
     await p.instance.onLoad({})
     expect(text(p, '.spaces-entry')).toContain('慈善空间')
@@ -158,26 +163,88 @@ describe('pages/workbench', () => {
   })
 
   test('a supervisor has no spaces entry', async () => {
-    shim.routes(serveFund({ 'GET /me': me([{ id: 5, role: 'supervisor', scope_type: 'fund', scope_id: 3 }]) }, 3))
+    shim.routes(serveFund({ 'GET /me/funds': myFunds(covered(3, ['supervisor'])) }, 3))
     const p = mount('pages/workbench/workbench')
     await p.instance.onLoad({})
     expect(p.querySelector('.spaces-entry')).toBeUndefined()
     expect(p.querySelector('.foundation')).toBeUndefined()
   })
 
-  test('a foundation admin opens a fund\'s spaces by the fund\'s number', async () => {
-    shim.routes({ 'GET /me': me([{ id: 8, role: 'foundation_admin', scope_type: 'foundation', scope_id: 2 }]) })
+  test('a foundation admin sees the foundation\'s funds from GET /me/funds and opens a fund\'s spaces', async () => {
+    const table = serveFund({
+      'GET /me/funds': myFunds(covered(3, ['foundation_admin']), covered(5, ['foundation_admin'], { name: '和平社区基金', region: { id: 50, name: '和平街道' } }))
+    }, 3)
+    serveFund(table, 5)
+    shim.routes(table)
     const p = mount('pages/workbench/workbench')
     await p.instance.onLoad({})
     expect(p.data.hasRole).toBe(true)
     expect(p.querySelector('.no-role')).toBeUndefined()
-    expect(text(p, '.foundation .card-title')).toBe('基金会 #2')
-    await fire(p, '.foundation-spaces')
-    expect(text(p, '.foundation-error')).toBe('请输入社区基金编号（数字）')
-    expect(wx.navigateTo).not.toHaveBeenCalled()
-    p.querySelector('.foundation-fund').dispatchEvent('input', { detail: { value: '3' } })
-    await fire(p, '.foundation-spaces')
-    expect(wx.navigateTo).toHaveBeenCalledWith({ url: '/pages/spaces/spaces?fund_id=3' })
-    expect(shim.requests.map((r) => r.path)).toEqual(['/api/v1/me'])
+    expect(p.querySelector('.foundation')).toBeUndefined()
+    expect(p.querySelectorAll('.fund')).toHaveLength(2)
+    expect(text(p, '#fund-5 .card-title')).toBe('和平社区基金')
+    expect(text(p, '#fund-5 .fund-place')).toBe('和平街道 · 邻善慈善基金会')
+    expect(text(p, '#fund-3 .tag')).toBe('基金会管理员')
+    // the lists a fund's team reads, but none of a secretary's buttons and no approvals
+    expect(text(p, '#fund-5 .draft-item')).toContain('助老餐桌')
+    expect(text(p, '#fund-5 .overdue-count')).toContain('逾期 1 项')
+    expect(p.querySelector('.new-need')).toBeUndefined()
+    expect(p.querySelector('.pending')).toBeUndefined()
+    expect(shim.requests.some((r) => r.path === '/api/v1/me/pending-expenses')).toBe(false)
+    expect(shim.requests.some((r) => r.path === '/api/v1/me')).toBe(false)
+    expect(text(p, '#fund-5 .spaces-entry')).toContain('慈善空间')
+    await fire(p, '#fund-5 .spaces-entry')
+    expect(wx.navigateTo).toHaveBeenCalledWith({ url: '/pages/spaces/spaces?fund_id=5' })
+  })
+
+  test('a secretary who is also the foundation admin: both roles on one card, one spaces entry', async () => {
+    shim.routes(serveFund({ 'GET /me/funds': myFunds(covered(3, ['foundation_admin', 'secretary'])), 'GET /me/pending-expenses': page([]) }, 3))
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    expect(text(p, '#fund-3 .tag')).toBe('基金会管理员、书记')
+    expect(p.querySelectorAll('.spaces-entry')).toHaveLength(1)
+    expect(p.querySelector('#fund-3 .new-need')).toBeDefined()
+    expect(p.querySelector('.pending')).toBeDefined()
+  })
+
+  test('a platform admin: no spaces entry; beyond the first funds a fund\'s lists load when opened', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => i + 1)
+    const table = { 'GET /me/funds': myFunds(...ids.map((id) => covered(id, ['platform_admin'], { name: '基金 ' + id }))) }
+    ids.forEach((id) => serveFund(table, id))
+    shim.routes(table)
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    expect(p.querySelectorAll('.fund')).toHaveLength(12)
+    expect(text(p, '#fund-1 .tag')).toBe('平台管理员')
+    expect(p.querySelector('.spaces-entry')).toBeUndefined()
+    const read = (id) => shim.requests.some((r) => r.path === '/api/v1/funds/' + id + '/disclosures')
+    expect(read(10)).toBe(true)
+    expect(read(11)).toBe(false)
+    expect(p.querySelector('#fund-11 .draft-item')).toBeUndefined()
+    expect(text(p, '#fund-11 .fund-open')).toContain('查看草稿')
+    await fire(p, '#fund-11 .fund-open')
+    expect(read(11)).toBe(true)
+    expect(read(12)).toBe(false)
+    expect(p.querySelector('#fund-11 .fund-open')).toBeUndefined()
+    expect(text(p, '#fund-11 .draft-item')).toContain('助老餐桌')
+    expect(text(p, '#fund-11 .card-title')).toBe('基金 11')
+  })
+
+  test('a fund\'s retry reads that fund again', async () => {
+    let fail = true
+    shim.routes(serveFund({
+      'GET /me/funds': myFunds(secretaryOf(3)),
+      'GET /me/pending-expenses': page([])
+    }, 3, { 'GET /funds/3/disclosures': () => (fail ? { fail: true } : page([])) }))
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    expect(text(p, '#fund-3 .fund-error')).toContain('网络连接失败')
+    expect(p.querySelector('#fund-3 .spaces-entry')).toBeDefined()
+    fail = false
+    const before = shim.requests.length
+    await fire(p, '#fund-3 .fund-retry')
+    expect(p.querySelector('#fund-3 .fund-error')).toBeUndefined()
+    expect(text(p, '#fund-3 .draft-item')).toContain('助老餐桌')
+    expect(shim.requests.slice(before).map((r) => r.path)).not.toContain('/api/v1/me/funds')
   })
 })
