@@ -137,3 +137,53 @@ def test_errors_are_not_kept_and_a_copy_does_not_outlive_max_age(app, client, te
     with counting_queries(app) as statements:
         assert client.get(url).status_code == 200
     assert statements, "an expired copy is made again"
+
+
+def test_a_donors_own_list_is_kept_per_user_and_follows_their_orders(
+    app, client, team, other
+) -> None:
+    from tests.permissions import login
+
+    need_id = fresh_need(client, team)
+    mine = login(client, "cache_own_a")["token"]
+    theirs = login(client, "cache_own_b")["token"]
+    url = "/api/v1/me/donations"
+    assert client.get(url, headers=auth(mine)).get_json()["items"] == []
+    first = client.get(url, headers=auth(mine))
+    with counting_queries(app) as statements:
+        again = client.get(url, headers=auth(mine))
+    assert statements == []
+    assert again.get_data() == first.get_data()
+    assert again.headers["Cache-Control"] == "private, no-cache"
+    assert "Authorization" in again.headers["Vary"]
+    conditional = client.get(url, headers={**auth(mine), "If-None-Match": first.headers["ETag"]})
+    assert conditional.status_code == 304
+    assert conditional.headers["Cache-Control"] == "private, no-cache"
+    # Another user never gets this copy; a bad token gets the 401, not a copy.
+    assert client.get(url, headers=auth(theirs)).get_json()["items"] == []
+    assert client.get(url, headers=auth(mine + "x")).status_code == 401
+    # An order made in another process shows at the next read, then its payment, its close.
+    order = other.test_client().post("/api/v1/donations", headers=auth(mine),
+                                     json={"amount_fen": 800, "need_id": need_id}).get_json()  # fmt: skip
+    items = client.get(url, headers=auth(mine)).get_json()["items"]
+    assert [(i["id"], i["status"]) for i in items] == [(order["id"], "pending")]
+    second = other.test_client().post("/api/v1/donations", headers=auth(mine),
+                                      json={"amount_fen": 900, "need_id": need_id}).get_json()  # fmt: skip
+    paid = other.test_client().post("/api/v1/payments/wechat/notify", content_type="text/xml",
+                                    data=to_xml(notification(order["out_trade_no"], 800)))  # fmt: skip
+    assert b"SUCCESS" in paid.get_data()
+    items = client.get(url, headers=auth(mine)).get_json()["items"]
+    assert [(i["id"], i["status"]) for i in items] == [
+        (second["id"], "pending"), (order["id"], "paid")]  # fmt: skip
+    from backend.donations.models import Donation
+    from backend.donations.services import close_donation
+    from backend.extensions import db
+
+    with other.app_context():  # as the worker does once WeChat closed it
+        close_donation(db.session.get(Donation, second["id"]))
+        db.session.commit()
+    items = client.get(url, headers=auth(mine)).get_json()["items"]
+    assert items[0]["status"] == "closed"
+    # A deleted account's copy is not served.
+    assert client.delete("/api/v1/me", headers=auth(mine)).status_code == 204
+    assert client.get(url, headers=auth(mine)).status_code == 401

@@ -8,6 +8,7 @@ from flask import current_app, request
 
 from backend.api.base import Blueprint, id_page
 from backend.api.idempotency import idempotent
+from backend.api.public_cache import own_answer
 from backend.api.schemas.base import PageArgsSchema
 from backend.api.schemas.donations import (
     DonationCreatedSchema,
@@ -61,6 +62,7 @@ def get_donation(donation_id: int) -> AllocatedDonation:
 
 
 @blp.get("/me/donations")
+@own_answer
 @blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, MyDonationPageSchema)
 @blp.doc(security=BEARER)

@@ -27,12 +27,15 @@ from typing import Any
 import redis
 from flask import Response, current_app, request
 
+from backend.accounts.tokens import TokenError, read_token
 from backend.common.time import beijing_today
-from backend.progress.versions import MONEY, PUBLIC, versions
+from backend.progress.versions import MONEY, PUBLIC, user_version, versions
 
 #: public answers may be kept by any cache, which must ask again (If-None-Match) before
 #: reusing one: money figures move with every donation
 CACHE_CONTROL = "public, no-cache"
+#: a user's own answers: their browser may keep them, asking again before reuse
+PRIVATE_CACHE_CONTROL = "private, no-cache"
 #: a copy is made again after this long, whatever the versions say (belt and braces)
 MAX_AGE = 60.0
 #: the most bytes of answers one process keeps (least recently used go first)
@@ -124,19 +127,32 @@ def public_answer(view: Callable[..., Response]) -> Callable[..., Response]:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        if current_app.config["SETTINGS"].progress_cache_ms <= 0:
-            return _headers(view(*args, **kwargs))
-        key = (request.path, request.query_string, beijing_today())
-        try:
-            current = tuple(versions().read([PUBLIC, MONEY]))
-        except redis.RedisError:
-            return _headers(view(*args, **kwargs))
-        cache = answer_cache()
-        now = time.monotonic()
-        copy = cache.get(key, current, now)
-        if copy is not None:
-            return _serve(copy)
-        response = view(*args, **kwargs)
+        if current_app.config["SETTINGS"].progress_cache_ms > 0:
+            key = (request.path, request.query_string, beijing_today())
+            answer = _from_copy(key, [PUBLIC, MONEY], lambda: view(*args, **kwargs))
+            if answer is not None:
+                return answer
+        return _headers(view(*args, **kwargs))
+
+    return wrapper
+
+
+def _from_copy(
+    key: tuple, version_keys: list[str], make: Callable[[], Response]
+) -> Response | None:
+    """The answer from this process's copy under `key` while the versions `version_keys`
+    are the ones it was made under, else made by `make` and kept if it is a 200 (either
+    way served with its ETag, a 304 to a caller holding it); None when Redis cannot tell
+    the versions, for the caller to make the answer afresh without a copy."""
+    try:
+        current = tuple(versions().read(version_keys))
+    except redis.RedisError:
+        return None
+    cache = answer_cache()
+    now = time.monotonic()
+    copy = cache.get(key, current, now)
+    if copy is None:
+        response = make()
         if response.status_code != 200 or response.is_streamed:
             return response
         body = response.get_data()
@@ -144,9 +160,48 @@ def public_answer(view: Callable[..., Response]) -> Callable[..., Response]:
         headers = tuple((k, v) for k, v in response.headers.items() if k in _KEPT_HEADERS)
         copy = Copy(body, headers, etag, current, now)
         cache.put(key, copy)
-        return _serve(copy)
+    return _serve(copy)
+
+
+def _token_user_id() -> int | None:
+    """The user id of the request's bearer token when it is valid (its signature and age),
+    else None: the view then answers as it would (a 401)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        return read_token(token.strip())
+    except TokenError:
+        return None
+
+
+def own_answer(view: Callable[..., Response]) -> Callable[..., Response]:
+    """`public_answer` for an answer only its user sees (their own donations): copies kept
+    per user, checked against `PUBLIC` and the user's own version (`user_version`, raised
+    when one of their orders is made or closed), served to a valid token of that user
+    (a deleted account's copies went stale with the `PUBLIC` its deletion raised), and
+    marked private."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        user_id = _token_user_id()
+        if user_id is not None and current_app.config["SETTINGS"].progress_cache_ms > 0:
+            key = ("own", user_id, request.path, request.query_string, beijing_today())
+            versions_of = [PUBLIC, user_version(user_id)]
+            answer = _from_copy(key, versions_of, lambda: view(*args, **kwargs))
+            if answer is not None:
+                return _private(answer)
+        return _private(view(*args, **kwargs))
 
     return wrapper
+
+
+def _private(response: Response) -> Response:
+    """A user's own answer: no shared cache may keep it."""
+    if response.status_code in (200, 304):
+        response.headers["Cache-Control"] = PRIVATE_CACHE_CONTROL
+        response.vary.add("Authorization")
+    return response
 
 
 def _headers(response: Response) -> Response:

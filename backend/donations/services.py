@@ -41,7 +41,7 @@ from backend.needs.models import Need, NeedStatus
 from backend.needs.services import need_not_found
 from backend.payments.wechat_pay import PaymentNotice, get_pay, wechat_time
 from backend.progress.service import FUND_LOCK_CLASS, NEED_LOCK_CLASS, apply_delta
-from backend.progress.versions import mark_public_change
+from backend.progress.versions import mark_public_change, mark_user_change
 from backend.spaces.models import CharitySpace
 from backend.spaces.services import get_space
 from backend.wechat.content import check_text
@@ -151,6 +151,7 @@ def create_donation(user: User, request: DonationRequest, client_ip: str) -> Don
     )
     db.session.add(donation)
     db.session.flush()
+    mark_user_change(db.session(), user.id)  # their list shows it once this commits
     try:
         result = get_pay().order.create(
             trade_type="JSAPI",
@@ -394,6 +395,7 @@ def close_donation(donation: Donation) -> None:
     """Mark an unpaid order closed (after WeChat closed it)."""
     donation.status = DonationStatus.CLOSED
     donation.closed_at = utcnow()
+    mark_user_change(db.session(), donation.user_id)
 
 
 def notice_from_query(result: dict[str, Any]) -> PaymentNotice | None:

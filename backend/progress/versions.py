@@ -34,6 +34,15 @@ FIELD = "v"
 
 #: the session's note that this transaction changed a public table
 _CHANGED = "public_changed"
+#: the session's note of the users whose own donations this transaction changed
+_USERS = "users_changed"
+
+
+def user_version(user_id: int) -> str:
+    """The version of what one user's own answers show (their donations), raised after a
+    commit that made or closed one of their orders; anything else such an answer shows
+    (a payment, a refund, an allocation) raises `PUBLIC`."""
+    return f"lsv:{{u:{user_id}}}"
 
 
 def _decode(fields: Fields) -> int:
@@ -72,6 +81,12 @@ def mark_public_change(session: Session) -> None:
     session.info[_CHANGED] = True
 
 
+def mark_user_change(session: Session, user_id: int | None) -> None:
+    """Note that this transaction changes what a user's own answers show (their orders)."""
+    if user_id is not None:
+        session.info.setdefault(_USERS, set()).add(user_id)
+
+
 def install_versions(app: Flask, public_tables: Iterable[str]) -> None:
     """Give the app its version numbers, and raise `PUBLIC` after each commit (a request's,
     the worker's, a command's: any session used inside the app) that inserted, changed or
@@ -97,15 +112,17 @@ def _after_flush(session: Session, _context: object) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    if not session.info.pop(_CHANGED, False) or not has_app_context():
+    keys = [PUBLIC] if session.info.pop(_CHANGED, False) else []
+    keys += [user_version(u) for u in sorted(session.info.pop(_USERS, ()))]
+    if not keys or not has_app_context():
         return
     found = current_app.extensions.get("public_versions")
     if found is None:
         return
     try:
-        found.bump([PUBLIC])
+        found.bump(keys)
     except redis.RedisError as exc:  # copies then live out their maximum age
-        log.warning("public version not raised: %s", exc)
+        log.warning("versions %s not raised: %s", keys, exc)
 
 
 def _listen_once() -> None:
