@@ -14,6 +14,7 @@ from backend import embedded
 from backend.accounts.models import ROLE_SCOPE, Role, RoleGrant, ScopeType, User
 from backend.accounts.services import find_user, grant_role, revoke_grant
 from backend.common.errors import DomainError
+from backend.common.money import yuan
 from backend.common.time import BEIJING
 from backend.extensions import db
 from backend.funds.backoffice import appoint, dismiss
@@ -29,6 +30,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(progress_group)
     app.cli.add_command(ledger_group)
     app.cli.add_command(stats_group)
+    app.cli.add_command(reconcile_group)
 
 
 @click.command("seed-demo")
@@ -333,3 +335,86 @@ def ledger_rebuild_totals() -> None:
     accounts = rebuild_totals()
     db.session.commit()
     click.echo(f"rebuilt the totals of {accounts} accounts")
+
+
+@click.group("reconcile", cls=AppGroup, invoke_without_command=True)
+@click.option("--date", "day_text", metavar="YYYY-MM-DD",
+              help="the Beijing day whose WeChat Pay bill to reconcile")  # fmt: skip
+@click.pass_context
+@with_appcontext
+def reconcile_group(ctx: click.Context, day_text: str | None) -> None:
+    """Reconcile a day's WeChat Pay bill against the books: repair what can be repaired,
+    store the report, exit 1 while a difference of the day is open."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if day_text is None:
+        raise click.UsageError("give --date YYYY-MM-DD (or a command: resolve, export)")
+    from backend.progress.service import apply_events
+    from backend.reconciliation.services import open_differences, parse_day, reconcile_day
+
+    try:
+        day = parse_day(day_text)
+        reconciled = reconcile_day(day, progress=lambda line: click.echo(f"  {line}", err=True))
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc.message} ({exc.error})") from None
+    db.session.commit()
+    # After the commit, as the worker does: repaired payments and refunds reach the counters.
+    if reconciled.event_ids:
+        apply_events(reconciled.event_ids)
+    run = reconciled.run
+    click.echo(
+        f"对账 {day:%Y-%m-%d}（run {run.id}）" + ("" if run.bill_found else "：微信支付无账单")
+    )
+    click.echo(f"  微信支付  支付 {run.payment_count} 笔 {yuan(run.payment_fen)}，"
+               f"退款 {run.refund_count} 笔 {yuan(run.refund_fen)}，"
+               f"手续费 {yuan(run.fee_fen)}，净额 {yuan(run.net_fen)}")  # fmt: skip
+    click.echo(f"  本系统    支付 {run.our_payment_count} 笔 {yuan(run.our_payment_fen)}")
+    for d in reconciled.differences:
+        amounts = " / ".join("—" if fen is None else yuan(fen) for fen in (d.wechat_fen, d.our_fen))
+        order = " ".join(filter(None, (d.out_trade_no, d.out_refund_no))) or "-"
+        click.echo(f"  #{d.id} [{d.status}] {d.kind} {order} 微信/本系统 {amounts}：{d.detail}")
+    still_open = open_differences(day)
+    db.session.rollback()
+    if still_open:
+        click.echo(f"{still_open} differences of {day:%Y-%m-%d} are open", err=True)
+        ctx.exit(1)
+    click.echo(f"{day:%Y-%m-%d}: the bill and the books agree")
+
+
+@reconcile_group.command("resolve")
+@click.argument("difference_id", type=int)
+@click.option("--note", required=True, help="how the difference was settled")
+@click.option("--user", "user_ref", metavar="USER", help="the finance officer (id or openid)")
+def reconcile_resolve(difference_id: int, note: str, user_ref: str | None) -> None:
+    """Resolve an open difference with a note (recorded in the audit log)."""
+    from backend.reconciliation.services import resolve_difference
+
+    actor = _user_or_fail(user_ref) if user_ref is not None else None
+    note = note.strip()
+    if not note:
+        raise click.UsageError("--note must say how the difference was settled")
+    try:
+        difference = resolve_difference(actor, difference_id, note[:500])
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.message} ({exc.error})") from None
+    db.session.commit()
+    click.echo(f"difference {difference.id} resolved")
+
+
+@reconcile_group.command("export")
+@click.option("--date", "day_text", required=True, metavar="YYYY-MM-DD")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True)
+def reconcile_export(day_text: str, out: str) -> None:
+    """Write the day's bill for the accounts as CSV (UTF-8 with BOM, for Excel)."""
+    from backend.api.schemas.reconciliation import export_csv
+    from backend.reconciliation.services import export_lines, parse_day
+
+    try:
+        lines = export_lines(parse_day(day_text))
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.message} ({exc.error})") from None
+    text = export_csv(lines)
+    db.session.rollback()
+    Path(out).write_bytes(text.encode("utf-8"))
+    click.echo(f"{len(lines)} transactions written to {out}")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +21,11 @@ SANDBOX_SECRET = "sandbox-app-secret"  # noqa: S105 - a public sandbox value, no
 SANDBOX_MCH_ID = "1900000109"
 SANDBOX_PAY_KEY = "sandboxpaykey0000000000000000000"
 SANDBOX_MESSAGE_TOKEN = "sandbox-message-token"  # noqa: S105 - public sandbox value
+# Subscribe message templates the sandbox stands in for (it accepts any template id).
+SANDBOX_TEMPLATE_DONATION_PAID = "sandbox-tmpl-donation-paid"
+SANDBOX_TEMPLATE_MONEY_SPENT = "sandbox-tmpl-money-spent"
+#: a template variable set to this turns that message off
+TEMPLATE_OFF = "off"
 
 #: variable -> the sandbox's public value: published in this repository, so production
 #: refuses each of them even when it is given explicitly
@@ -29,6 +35,11 @@ SANDBOX_VALUES: dict[str, str] = {
     "WECHAT_MCH_ID": SANDBOX_MCH_ID,
     "WECHAT_PAY_KEY": SANDBOX_PAY_KEY,
     "WECHAT_MESSAGE_TOKEN": SANDBOX_MESSAGE_TOKEN,
+}
+#: template variable -> the id the sandbox stands in for (refused by production likewise)
+SANDBOX_TEMPLATES: dict[str, str] = {
+    "WECHAT_TEMPLATE_DONATION_PAID": SANDBOX_TEMPLATE_DONATION_PAID,
+    "WECHAT_TEMPLATE_MONEY_SPENT": SANDBOX_TEMPLATE_MONEY_SPENT,
 }
 
 
@@ -61,6 +72,9 @@ class Settings:
     donations_per_minute: int = 10
     logins_per_minute: int = 30
     progress_cache_ms: int = 1000
+    #: subscribe message template ids (捐赠成功通知, 善款使用通知); None: that message is off
+    wechat_template_donation_paid: str | None = None
+    wechat_template_money_spent: str | None = None
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -165,6 +179,8 @@ class Settings:
         if production:
             refuse_sandbox_values({**given, "WECHAT_MESSAGE_TOKEN": message_token})
 
+        templates = _templates(get, production, uses_sandbox, warnings)
+
         raw_proxies = get("TRUSTED_PROXY_COUNT") or "0"
         if not raw_proxies.isdigit() or int(raw_proxies) > 10:
             raise ConfigError("TRUSTED_PROXY_COUNT must be a whole number from 0 to 10")
@@ -211,8 +227,48 @@ class Settings:
             donations_per_minute=limits["RATE_LIMIT_DONATIONS_PER_MINUTE"],
             logins_per_minute=limits["RATE_LIMIT_LOGINS_PER_MINUTE"],
             progress_cache_ms=int(raw_cache),
+            wechat_template_donation_paid=templates["WECHAT_TEMPLATE_DONATION_PAID"],
+            wechat_template_money_spent=templates["WECHAT_TEMPLATE_MONEY_SPENT"],
             warnings=tuple(warnings),
         )
+
+
+_TEMPLATE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _templates(
+    get: Callable[[str], str | None], production: bool, uses_sandbox: bool, warnings: list[str]
+) -> dict[str, str | None]:
+    """The subscribe message template ids: each variable names a template or is `off`.
+    Production requires each one (an id or `off`) and refuses the sandbox's; development
+    defaults to the sandbox's ids on the sandbox, and to `off` with real credentials."""
+    templates: dict[str, str | None] = {}
+    for name, sandbox_id in SANDBOX_TEMPLATES.items():
+        value = get(name)
+        if value is None:
+            if production:
+                raise ConfigError(
+                    f"{name} is required when APP_ENV=production (a template id, or off)"
+                )
+            if not uses_sandbox:
+                warnings.append(f"{name} not given: that subscribe message is off")
+            value = sandbox_id if uses_sandbox else TEMPLATE_OFF
+        if value.lower() == TEMPLATE_OFF:
+            templates[name] = None
+            continue
+        if not _TEMPLATE_ID.match(value):
+            raise ConfigError(f"{name} must be a template id (letters, digits, - and _) or off")
+        if production and value == sandbox_id:
+            raise ConfigError(
+                f"{name} is the WeChat sandbox's template: give your own when APP_ENV=production"
+            )
+        templates[name] = value
+    ids = [value for value in templates.values() if value is not None]
+    if len(ids) != len(set(ids)):
+        raise ConfigError(
+            "WECHAT_TEMPLATE_DONATION_PAID and WECHAT_TEMPLATE_MONEY_SPENT must differ"
+        )
+    return templates
 
 
 def refuse_sandbox_values(values: Mapping[str, str | None]) -> None:

@@ -12,6 +12,7 @@ from backend.ledger.models import (
     JournalPending,
     JournalSeal,
 )
+from backend.messages.models import SubscribeMessage, SubscriptionConsent
 from backend.needs.models import (
     Need,
     NeedBudgetLine,
@@ -20,6 +21,8 @@ from backend.needs.models import (
     ProgressUpdateImage,
 )
 from backend.progress.models import OutboxEvent
+from backend.reconciliation.models import BillLine, ReconciliationDifference, ReconciliationRun
+from backend.refunds.models import NeedLeftover, Refund
 from backend.regions.models import ProgrammeTarget, Region
 from backend.spaces.models import CharitySpace
 from backend.spending.models import Allocation, Approval, Expense, ExpenseAttachment
@@ -29,6 +32,7 @@ __all__ = [
     "Allocation",
     "Approval",
     "AuditEvent",
+    "BillLine",
     "CharitySpace",
     "Donation",
     "Expense",
@@ -45,15 +49,21 @@ __all__ = [
     "Need",
     "NeedBudgetLine",
     "NeedImage",
+    "NeedLeftover",
     "OutboxEvent",
     "PaymentNotification",
     "ProgrammeTarget",
     "ProgressUpdate",
     "ProgressUpdateImage",
+    "ReconciliationDifference",
+    "ReconciliationRun",
+    "Refund",
     "Region",
     "Role",
     "RoleGrant",
     "ScopeType",
+    "SubscribeMessage",
+    "SubscriptionConsent",
     "Upload",
     "User",
 ]

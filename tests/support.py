@@ -100,3 +100,21 @@ def counting_queries(app: Flask) -> Iterator[list[str]]:
         yield statements
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def assert_every_glyph_drawn(characters: set[str]) -> None:
+    """Every character has a glyph in the Chinese font (its cmap) and is drawn as one, never
+    as the box drawn for a character the font lacks (tofu)."""
+    from fontTools.ttLib import TTFont
+
+    from backend.spaces.fonts import chinese_font, pil_font
+
+    font = chinese_font()
+    with TTFont(font.path, fontNumber=font.index, lazy=True) as ttfont:
+        cmap = ttfont.getBestCmap()
+    missing = sorted(ch for ch in characters if ord(ch) not in cmap)
+    assert not missing, missing
+    face = pil_font(48)
+    notdef = face.getmask("\U000f0000").getbbox()  # a private-use character: no glyph
+    tofu = [ch for ch in characters if face.getmask(ch).getbbox() == notdef and ch not in "-_.·"]
+    assert not tofu, tofu

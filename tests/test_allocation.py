@@ -17,9 +17,11 @@ those of a model of THE RULE; after every history:
 - the same history gives the same allocations (the model is a function of the history,
   and a history replayed on new accounts allocates the same way).
 
-Refunds do not exist yet (issue 13): every figure goes through `left_of`/`net_of`, which
-subtract `refunded_fen`, so the properties hold unchanged once refunds are made; the
-refund history steps are then to be added here.
+Refunds are steps of the histories too: a random share of what is left of a random
+donation (over 100%: more than is left, which must be refused and change nothing), asked
+for through `refunds.services.request_refund` (the account's lock and checks) and settled
+by `settle_refund` as WeChat's notice would; every figure goes through `left_of`/`net_of`,
+which subtract `refunded_fen`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from backend.accounts.models import Role, User
 from backend.accounts.services import find_user, grant_role
 from backend.common.errors import DomainError
 from backend.common.time import BEIJING, utcnow
+from backend.donations.models import Donation
 from backend.donations.services import apply_payment
 from backend.extensions import db
 from backend.funds.models import Foundation, Fund
@@ -85,14 +88,21 @@ PAY = st.tuples(st.just("pay"), WHERE, AMOUNT, STEP_SECONDS, LATE_SECONDS)
 #: an expense of `share` percent of what the account holds (over 100: more than it holds)
 SHARE = st.integers(1, 110)
 SPEND = st.tuples(st.just("spend"), WHERE, SHARE)
-#: rounds of a few payments, then an expense or two
+#: a refund of `share` percent of what is left of the donation at `pick` (modulo the count)
+REFUND = st.tuples(st.just("refund"), st.integers(0, 50), SHARE)
+#: rounds of a few payments, then an expense or two, and a refund or none
 HISTORY = st.lists(
-    st.tuples(st.lists(PAY, max_size=6), st.lists(SPEND, min_size=1, max_size=2)),
+    st.tuples(
+        st.lists(PAY, max_size=6),
+        st.lists(st.one_of(SPEND, REFUND), min_size=1, max_size=2),
+    ),
     min_size=1,
     max_size=5,
 ).map(lambda rounds: [step for pays, spends in rounds for step in (*pays, *spends)])
 
 START = datetime(2026, 11, 1, 9, 0, tzinfo=BEIJING)
+#: the refunds the histories made (to check that the histories do refund)
+REFUNDS_MADE: list[int] = []
 
 
 def left_of(amount_fen: int, refunded_fen: int, allocated_fen: int) -> int:
@@ -282,6 +292,40 @@ class Books:
         self.fifo_holds_for(expense_id)
         return expense_id
 
+    def refund(self, pick: int, share: int) -> bool:
+        """Refund `share`% of what is left of a donation (asked for and settled); whether it
+        was made. More than is left is refused, and changes nothing."""
+        from backend.payments.refunds import RefundState
+        from backend.refunds.services import request_refund, settle_refund
+
+        if not self.gifts:
+            return False
+        gift = self.gifts[pick % len(self.gifts)]
+        amount = max(1, gift.left_fen * share // 100)
+        app = self.world.app
+        with app.app_context():
+            donation = db.session.get(Donation, gift.donation_id)
+            if amount > gift.left_fen:
+                with pytest.raises(DomainError) as refused:
+                    request_refund(None, donation, amount, "测试退款")
+                db.session.rollback()
+                db.session.remove()
+                assert refused.value.error in ("refund_exceeds_refundable", "donation_refunded")
+                event("refund refused: more than is left")
+                return False
+            asked = request_refund(None, donation, amount, "测试退款")
+            db.session.commit()
+            state = RefundState(donation.out_trade_no, asked.out_refund_no, "5000001",
+                                amount, "SUCCESS", None)  # fmt: skip
+            assert settle_refund(state).outcome == "applied"
+            db.session.commit()
+            db.session.remove()
+        assert amount <= gift.left_fen
+        gift.refunded_fen += amount
+        event("refund made")
+        REFUNDS_MADE.append(gift.donation_id)
+        return True
+
     @staticmethod
     def allocation_of(expense_id: int) -> list[tuple[int, int]]:
         """An expense's allocations from the database, in THE RULE's order."""
@@ -384,6 +428,8 @@ def run(books: Books, history: list[tuple[Any, ...]]) -> Books:
     for step in history:
         if step[0] == "pay":
             books.pay(*step[1:])
+        elif step[0] == "refund":
+            books.refund(*step[1:])
         else:
             books.spend(*step[1:])
     books.check_books()
@@ -409,7 +455,9 @@ def test_random_histories_allocate_by_the_rule(
     def check(history: list[tuple[Any, ...]]) -> None:
         run(Books(world), history)
 
+    REFUNDS_MADE.clear()
     check()
+    assert REFUNDS_MADE, "the histories refunded nothing"
 
 
 def test_the_same_history_allocates_the_same_way(world: World) -> None:

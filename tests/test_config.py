@@ -31,6 +31,8 @@ PROD_BASE = {
     "WECHAT_MCH_ID": "1230000109",
     "WECHAT_PAY_KEY": "p" * 32,
     "WECHAT_MESSAGE_TOKEN": "pushtoken2026",
+    "WECHAT_TEMPLATE_DONATION_PAID": "off",
+    "WECHAT_TEMPLATE_MONEY_SPENT": "off",
 }
 
 

@@ -131,6 +131,8 @@ def test_the_route_does_not_exist_in_production(make_app, tmp_path) -> None:
             "WECHAT_MCH_ID": "1230000109",
             "WECHAT_PAY_KEY": "p" * 32,
             "WECHAT_MESSAGE_TOKEN": "pushtoken2026",
+            "WECHAT_TEMPLATE_DONATION_PAID": "off",
+            "WECHAT_TEMPLATE_MONEY_SPENT": "off",
             "WECHAT_MCH_CERT_PATH": str(cert),
             "WECHAT_MCH_KEY_PATH": str(key),
             "WECHAT_API_BASE": "",

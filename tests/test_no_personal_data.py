@@ -225,8 +225,8 @@ def world(app) -> World:
 
     space_code = client.get("/api/v1/spaces?limit=100").get_json()["items"][0]["code"]
     need_id = fresh_need(client, team)
-    give(app, client, tokens["pd_donor_named"], 60_000, need_id=need_id, space_code=space_code,
-         message="祝早日完工")  # fmt: skip
+    named = give(app, client, tokens["pd_donor_named"], 60_000, need_id=need_id,
+                 space_code=space_code, message="祝早日完工")  # fmt: skip
     give(app, client, tokens["pd_donor_anonymous"], 40_000, need_id=need_id, anonymous=True)
     give(app, client, tokens["pd_donor_pool"], 50_000, fund_id=team.fund_id,
          space_code=space_code)  # fmt: skip
@@ -261,8 +261,12 @@ def world(app) -> World:
     for name in PERSON_PAYEES:
         secrets.add_name("payee", name)
     region_id = client.get(f"/api/v1/funds/{team.fund_id}").get_json()["region"]["id"]
+    # the named donor's certificate: its verification page shows the masked name only
+    number = client.get(f"/api/v1/donations/{named}",
+                        headers={"Authorization": f"Bearer {tokens['pd_donor_named']}"},
+                        ).get_json()["certificate_no"]  # fmt: skip
     values = {"need_id": need_id, "fund_id": team.fund_id, "code": space_code,
-              "region_id": region_id}  # fmt: skip
+              "region_id": region_id, "number": number}  # fmt: skip
     return World(values, secrets, [*shown, rejected["id"], waiting["id"]])
 
 

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 import zxingcpp
 from flask import Flask
 from flask.testing import FlaskClient
-from fontTools.ttLib import TTFont
 from PIL import Image
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -28,7 +27,6 @@ from backend.common.money import yuan
 from backend.extensions import db
 from backend.needs.models import Need, NeedStatus
 from backend.needs.services import with_figures
-from backend.spaces.fonts import chinese_font, pil_font
 from backend.spaces.models import CharitySpace
 from backend.spaces.poster import (
     PNG_SIZE,
@@ -39,6 +37,7 @@ from backend.spaces.poster import (
     wrap,
 )
 from backend.wechat_sandbox import SandboxServer
+from tests.support import assert_every_glyph_drawn
 
 pytestmark = pytest.mark.usefixtures("demo")
 
@@ -199,16 +198,7 @@ def test_every_character_on_the_poster_has_a_glyph(app: Flask, need_id: int) -> 
         db.session.rollback()
     characters = {ch for text in texts for ch in text if not ch.isspace()}
     assert any("\u4e00" <= ch <= "\u9fff" for ch in characters)
-    font = chinese_font()
-    with TTFont(font.path, fontNumber=font.index, lazy=True) as ttfont:
-        cmap = ttfont.getBestCmap()
-    missing = sorted(ch for ch in characters if ord(ch) not in cmap)
-    assert not missing, missing
-    # And as drawn: no character comes out as the box drawn for one the font lacks.
-    face = pil_font(48)
-    notdef = face.getmask("\U000f0000").getbbox()  # a private-use character: no glyph
-    tofu = [ch for ch in characters if face.getmask(ch).getbbox() == notdef and ch not in "-_.·"]
-    assert not tofu, tofu
+    assert_every_glyph_drawn(characters)
 
 
 def test_chinese_lines_break_between_characters_never_inside_words() -> None:

@@ -29,6 +29,7 @@ class Permission(enum.StrEnum):
     MANAGE_FUND = "manage_fund"  # settings and role grants
     REFUND = "refund"
     MANAGE_SPACES = "manage_spaces"  # create and edit charity spaces, choose what they show
+    RECONCILE = "reconcile"  # the WeChat Pay bill against the books (deployment-wide)
 
 
 #: which roles carry which permission over a fund they cover
@@ -52,6 +53,7 @@ POLICY: dict[Permission, frozenset[Role]] = {
     Permission.MANAGE_FUND: frozenset({Role.FOUNDATION_ADMIN, Role.PLATFORM_ADMIN}),
     Permission.REFUND: frozenset({Role.FOUNDATION_ADMIN}),
     Permission.MANAGE_SPACES: frozenset({Role.SECRETARY, Role.FOUNDATION_ADMIN}),
+    Permission.RECONCILE: frozenset({Role.FOUNDATION_ADMIN, Role.PLATFORM_ADMIN}),
 }
 
 
@@ -80,4 +82,14 @@ def require(user: User | None, permission: Permission, fund: Fund) -> None:
     if user is None:
         raise unauthorized()
     if not can(user, permission, fund):
+        raise forbidden()
+
+
+def require_deployment_wide(user: User | None, permission: Permission) -> None:
+    """401 for anonymous callers, 403 unless one of the user's grants, whatever its scope,
+    carries `permission`: for what belongs to the deployment rather than to a fund (the
+    merchant account's bill)."""
+    if user is None:
+        raise unauthorized()
+    if not any(grant.role in POLICY[permission] for grant in user.grants):
         raise forbidden()

@@ -10,6 +10,7 @@ def register_blueprints(api: Api, *, sandbox: bool = False) -> None:
     sandbox, never production) also the development-only calls of `api.dev`."""
     from backend.api import (
         backoffice,
+        certificates,
         disclosures,
         donations,
         funds,
@@ -19,11 +20,14 @@ def register_blueprints(api: Api, *, sandbox: bool = False) -> None:
         need_admin,
         needs,
         payments,
+        reconciliation,
+        refunds,
         regions,
         space_codes,
         spaces,
         spending,
         stats,
+        subscriptions,
         uploads,
         wechat_events,
     )
@@ -45,6 +49,10 @@ def register_blueprints(api: Api, *, sandbox: bool = False) -> None:
         need_admin,
         spending,
         donations,
+        certificates,
+        refunds,
+        reconciliation,
+        subscriptions,
         payments,
         uploads,
         wechat_events,

@@ -27,6 +27,7 @@ from backend.auth import BEARER, login_required
 from backend.common.ratelimit import hit
 from backend.donations.services import forget_donor
 from backend.funds.services import CoveredFund, funds_covered
+from backend.messages.services import forget_subscriber
 
 blp = Blueprint("identity", __name__, description="登录与个人账户")
 
@@ -84,4 +85,5 @@ def delete_me() -> None:
     """Delete the account: personal data removed, donations kept pseudonymised."""
     user = login_required()
     forget_donor(user)
+    forget_subscriber(user)
     delete_account(user)

@@ -42,6 +42,13 @@ COUNTED_STATUSES = (
     DonationStatus.PARTIALLY_REFUNDED,
 )
 
+#: statuses a donation can be refunded from (money arrived, not all of it back)
+REFUNDABLE_STATUSES = (
+    DonationStatus.PAID,
+    DonationStatus.PARTIALLY_REFUNDED,
+    DonationStatus.REFUNDING,
+)
+
 #: the moves an order can make; a payment that arrives after a close is still kept
 DONATION_TRANSITIONS: dict[DonationStatus, frozenset[DonationStatus]] = {
     DonationStatus.PENDING: frozenset({DonationStatus.PAID, DonationStatus.CLOSED}),
@@ -70,7 +77,8 @@ class Donation(TimestampMixin, db.Model):
             name="paid_has_transaction",
         ),
         sa.CheckConstraint(
-            "allocated_fen >= 0 AND allocated_fen + refunded_fen <= amount_fen",
+            "allocated_fen >= 0 AND refunding_fen >= 0"
+            " AND allocated_fen + refunded_fen + refunding_fen <= amount_fen",
             name="allocation_within_amount",
         ),
         # the donations whose money is not yet all spent, oldest first (spending.allocation)
@@ -82,6 +90,18 @@ class Donation(TimestampMixin, db.Model):
             "id",
             postgresql_where=sa.text(
                 "paid_at IS NOT NULL AND allocated_fen + refunded_fen < amount_fen"
+            ),
+        ),
+        # the same for a fund's pool: donations to the pool and those of needs whose money
+        # left over was moved to the pool (`pooled`)
+        sa.Index(
+            "ix_donations_pool_unallocated",
+            "fund_id",
+            "paid_at",
+            "id",
+            postgresql_where=sa.text(
+                "(need_id IS NULL OR pooled) AND paid_at IS NOT NULL"
+                " AND allocated_fen + refunded_fen < amount_fen"
             ),
         ),
         # a region's raised figures (stats): the received donations of its needs, read from
@@ -132,6 +152,11 @@ class Donation(TimestampMixin, db.Model):
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
     #: refunded so far
     refunded_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: refunds asked for and not yet settled: held back from spending and from other refunds
+    refunding_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    #: its need closed and the money left moved to the fund's pool: what is left of it is
+    #: the pool's now (spent and refunded from there)
+    pooled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     #: how much of it disbursed expenses have spent (spending.allocation)
     allocated_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     #: hide the donor's name in public (爱心人士)
@@ -159,6 +184,19 @@ class Donation(TimestampMixin, db.Model):
 
     need: Mapped[Need | None] = relationship()
     fund: Mapped[Fund] = relationship()
+
+    @hybrid_property
+    def left_fen(self) -> int:
+        """What is left of it in its account: not refunded, not being refunded, not spent
+        (the same in Python and SQL)."""
+        return self.amount_fen - self.refunded_fen - self.refunding_fen - self.allocated_fen
+
+    @property
+    def refundable_fen(self) -> int:
+        """What can still be refunded: what is left of a paid donation."""
+        if self.paid_at is None or self.status not in REFUNDABLE_STATUSES:
+            return 0
+        return self.left_fen
 
     @hybrid_property
     def net_fen(self) -> int:

@@ -500,9 +500,9 @@ def income_page(
 #: what a donor is shown of each of their own donations (`api.schemas.donations`)
 OWN_COLUMNS = (
     Donation.id, Donation.out_trade_no, Donation.status, Donation.amount_fen,
-    Donation.refunded_fen, Donation.allocated_fen, Donation.need_id, Donation.fund_id,
-    Donation.anonymous, Donation.public_name, Donation.message, Donation.created_at,
-    Donation.expires_at, Donation.paid_at,
+    Donation.refunded_fen, Donation.refunding_fen, Donation.allocated_fen, Donation.need_id,
+    Donation.fund_id, Donation.anonymous, Donation.public_name, Donation.message,
+    Donation.created_at, Donation.expires_at, Donation.paid_at,
 )  # fmt: skip
 
 

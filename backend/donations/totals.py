@@ -105,3 +105,22 @@ def rebuild_month_totals() -> None:
     """Rewrite the month totals from the donations (flushes; payments wait meanwhile)."""
     for statement in REBUILD_MONTH_TOTALS_SQL:
         db.session.execute(sa.text(statement))
+
+
+def in_account(need_id: int | None, fund_id: int) -> sa.ColumnElement[bool]:
+    """The donations whose money is in an account: a need's (those not moved to the pool)
+    or a fund's pool (donations to the pool, and those moved there from closed needs)."""
+    if need_id is not None:
+        return sa.and_(Donation.need_id == need_id, Donation.pooled.is_(False))
+    return sa.and_(Donation.fund_id == fund_id, sa.or_(Donation.need_id.is_(None), Donation.pooled))
+
+
+def refunding_total(need_id: int | None, fund_id: int) -> int:
+    """What refunds in flight hold back in an account (`in_account`)."""
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(Donation.refunding_fen), 0)).where(
+                in_account(need_id, fund_id), Donation.refunding_fen > 0
+            )
+        )
+    )

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from wechatpy.exceptions import WeChatPayException
 
+from backend.common.errors import DomainError
 from backend.common.time import utcnow
 from backend.donations.models import Donation, DonationStatus
 from backend.donations.services import (
@@ -26,9 +27,12 @@ from backend.donations.services import (
 )
 from backend.extensions import db
 from backend.ledger import sealing
+from backend.messages import making as message_making
+from backend.messages import sending as message_sending
 from backend.needs.models import Need, NeedStatus
 from backend.payments.wechat_pay import close_order, query_order
 from backend.progress import service as progress
+from backend.refunds import services as refund_services
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ T = TypeVar("T")
 #: a pending order this old is asked about: its notification may have been lost
 QUERY_AFTER = timedelta(minutes=3)
 BATCH = 100
+#: an open refund untouched this long is sent again or asked about
+REFUND_RECHECK_AFTER = timedelta(seconds=30)
 
 
 def job(func: Callable[..., T]) -> Callable[..., T]:
@@ -145,6 +151,57 @@ def close_stale_orders() -> dict[str, int]:
 
 
 @job
+def sync_refunds() -> dict[str, int]:
+    """Send refunds still `requested` (WeChat was not reached) and ask WeChat about those
+    `processing` whose notice has not come: each settled once, as by its notice."""
+    counts = {"settled": 0, "failed": 0, "open": 0}
+    event_ids = []
+    for refund in refund_services.open_refunds(utcnow() - REFUND_RECHECK_AFTER, BATCH):
+        try:
+            outcome = refund_services.sync_refund(refund)
+        except WeChatPayException as exc:
+            log.warning("refundquery %s failed: %s", refund.out_refund_no, exc.errcode)
+            counts["open"] += 1
+            continue
+        if outcome is None or not outcome.handled:
+            counts["open"] += 1
+        elif outcome.outcome == "failed":
+            counts["failed"] += 1
+        elif outcome.outcome == "applied":
+            counts["settled"] += 1
+            event_ids.append(outcome.outbox_event_id)
+            log.warning("refund %s succeeded but was not notified: settled", refund.out_refund_no)
+    db.session.commit()
+    if event_ids:
+        progress.apply_events(event_ids)
+    return counts
+
+
+@job
+def reconcile_yesterday() -> int | None:
+    """After 10:00 Beijing time, reconcile the previous Beijing day's WeChat Pay bill, once
+    (a run of that day makes later calls do nothing); the open differences, or None."""
+    from backend.reconciliation.services import due_day, reconcile_day
+
+    day = due_day()
+    if day is None:
+        return None
+    try:
+        reconciled = reconcile_day(day)
+    except (DomainError, WeChatPayException) as exc:
+        db.session.rollback()
+        log.warning("reconciliation of %s failed, tried again later: %s", day, exc)
+        return None
+    db.session.commit()
+    if reconciled.event_ids:
+        progress.apply_events(reconciled.event_ids)
+    if reconciled.run.open_count:
+        log.error("ALERT reconciliation of %s: %s differences open (`flask reconcile --date %s`)",
+                  day, reconciled.run.open_count, day)  # fmt: skip
+    return reconciled.run.open_count
+
+
+@job
 def fund_reached_needs() -> int:
     """Move fundraising needs whose paid donations reach the goal to funded (one query)."""
     reached = db.session.execute(
@@ -205,6 +262,27 @@ def sweep_journal() -> int:
     return sealed
 
 
+@job
+def send_subscribe_messages() -> dict[str, int]:
+    """Make the subscribe messages donors consented to (donations paid, money spent) and
+    send those due: each claim committed before WeChat is called, each answer after."""
+    now = utcnow()
+    counts = {"made": message_making.make_messages(now), "sent": 0, "skipped": 0,
+              "retry": 0, "failed": message_sending.expire_interrupted(now), "gone": 0}  # fmt: skip
+    db.session.commit()
+    client = message_sending.message_client()
+    for _ in range(10):  # at most 10 batches a run; the rest waits for the next one
+        claimed = message_sending.claim_due(utcnow())
+        db.session.commit()
+        for message in claimed:
+            answer = message_sending.send(client, message)
+            counts[message_sending.record(message.id, answer, utcnow())] += 1
+            db.session.commit()
+        if len(claimed) < message_sending.CLAIM_BATCH:
+            break
+    return counts
+
+
 #: job → seconds between runs
 SCHEDULE: dict[Callable[..., Any], int] = {
     apply_outbox: 10,
@@ -212,7 +290,10 @@ SCHEDULE: dict[Callable[..., Any], int] = {
     sweep_journal: 60,
     reconcile_pending_orders: 60,
     close_stale_orders: 60,
+    sync_refunds: 30,
     fund_reached_needs: 60,
+    reconcile_yesterday: 600,
+    send_subscribe_messages: 30,
     check_counters: 300,
     prune_counters: 3600,
 }

@@ -69,12 +69,15 @@ def lock_for_spending(account: str) -> None:
     )
 
 
-def write_entry(kind: str, memo: str, lines: Sequence[tuple[str, int]]) -> JournalEntry:
+def write_entry(
+    kind: str, memo: str, lines: Sequence[tuple[str, int]], *, donation_id: int | None = None
+) -> JournalEntry:
     """Append a balanced entry (the database refuses an unbalanced one at commit)."""
     if sum(amount for _, amount in lines) != 0:
         raise ValueError(f"journal entry {memo!r} does not balance")
     entry = JournalEntry(
         kind=kind,
+        donation_id=donation_id,
         memo=memo[:200],
         lines=[JournalLine(account=account, amount_fen=amount) for account, amount in lines],
     )

@@ -10,7 +10,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from xml.parsers.expat import ExpatError
 
@@ -101,6 +101,20 @@ def wechat_time(instant: datetime) -> datetime:
     return instant.astimezone(BEIJING)
 
 
+def flat_xml(body: bytes, root: str) -> dict[str, str] | None:
+    """The fields of a flat XML document under `root` (entity declarations refused: XXE and
+    entity bombs), empty ones as "", or None when it is not such a document."""
+    try:
+        document = xmltodict.parse(body, disable_entities=True)
+    except (ExpatError, ValueError, LookupError, xmltodict.ParsingInterrupted):
+        # LookupError: an XML declaration naming an encoding Python does not know
+        return None
+    data = document.get(root) if isinstance(document, dict) else None
+    if not isinstance(data, dict) or any(not isinstance(v, str | None) for v in data.values()):
+        return None
+    return {k: v or "" for k, v in data.items()}
+
+
 @dataclass(frozen=True)
 class PaymentNotice:
     """The verified facts of a payment notification."""
@@ -123,15 +137,9 @@ def parse_notification(body: bytes, settings: Settings) -> PaymentNotice:
     """
     if len(body) > MAX_NOTIFICATION_BYTES:
         raise NotificationRejected("body too large")
-    try:
-        document = xmltodict.parse(body, disable_entities=True)
-    except (ExpatError, ValueError, LookupError, xmltodict.ParsingInterrupted):
-        # LookupError: an XML declaration naming an encoding Python does not know
-        raise NotificationRejected("malformed xml") from None
-    data = document.get("xml") if isinstance(document, dict) else None
-    if not isinstance(data, dict) or any(not isinstance(v, str | None) for v in data.values()):
+    data = flat_xml(body, "xml")
+    if data is None:
         raise NotificationRejected("malformed xml")
-    data = {k: v or "" for k, v in data.items()}
     out_trade_no = data.get("out_trade_no") or None
     named = out_trade_no if out_trade_no and ORDER_NUMBER.fullmatch(out_trade_no) else None
     if data.get("return_code") != "SUCCESS":
@@ -196,6 +204,21 @@ def close_order(out_trade_no: str) -> dict[str, Any]:
     return get_pay().order.close(out_trade_no)
 
 
+def download_bill(day: date) -> str | None:
+    """downloadbill (bill_type ALL): the Beijing day's bill as CSV text, None when WeChat
+    has none for that day ("No Bill Exist"). wechatpy hands back a body it cannot read as
+    XML unchanged, which is how the bill comes; an error comes as XML and raises."""
+    try:
+        result = get_pay().tools.download_bill(day, bill_type="ALL")
+    except WeChatPayException as exc:
+        if exc.return_msg == "No Bill Exist":
+            return None
+        raise
+    if not isinstance(result, str):
+        raise WeChatPayException("FAIL", None, "downloadbill answered XML, not a bill")
+    return result
+
+
 __all__ = [
     "MAX_NOTIFICATION_BYTES",
     "InvalidSignatureException",
@@ -204,6 +227,8 @@ __all__ = [
     "WeChatPayException",
     "answer",
     "close_order",
+    "download_bill",
+    "flat_xml",
     "get_pay",
     "init_payments",
     "parse_notification",

@@ -381,9 +381,10 @@ def _px(mm: float) -> int:
     return round(mm * PX_PER_MM)
 
 
-def paint_png(layout: Layout) -> bytes:
-    """The poster as a PNG, A4 at 150 dpi."""
-    image = Image.new("RGB", PNG_SIZE, WHITE)
+def paint_png(layout: Layout, size: tuple[int, int] = PNG_SIZE) -> bytes:
+    """The poster as a PNG, A4 at 150 dpi (or another layout at 150 dpi on a page of `size`
+    pixels: the donation certificate)."""
+    image = Image.new("RGB", size, WHITE)
     draw = ImageDraw.Draw(image)
     anchors = {"left": "ls", "center": "ms", "right": "rs"}
     for item in layout.items:

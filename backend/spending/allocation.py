@@ -2,27 +2,31 @@
 
 THE RULE. When an expense is disbursed, its amount is taken from the paid donations of the
 account it is paid from — the need's donations for an expense of a need, the donations to
-the fund's general pool (no need) for a pool expense — oldest first, by `paid_at`, then by
-`id`; each donation gives all that is left of it (amount − refunded − already allocated)
+the fund's general pool (no need, or `pooled`: their need closed and what was left of them
+moved to the pool) for a pool expense — oldest first, by `paid_at`, then by `id`; each
+donation gives all that is left of it (amount − refunded − being refunded − allocated)
 before the next one is touched, so an expense leaves at most one donation partly spent.
 Allocations are fixed at disbursement and never move: a later payment (even one whose
 payment time is older, notified late: the next expense takes it first), a later expense
 or anything else leaves them as they are.
 
 Money reaches a need's account only from donations to the need, and a pool's account only
-from donations without a need, so the account's balance (checked by the disbursement under
+from donations without a need and from closed needs' leftovers (whose donations are then
+`pooled`), so the account's balance (checked by the disbursement under
 the account's spending lock) equals what its donations have left: the expense is always
 covered. If it is not, something is wrong with the books, and `allocate` refuses
 (`allocation_short`) rather than record less than was paid.
 
-Refunds (to come) must keep `allocated_fen + refunded_fen <= amount_fen` (the model's
-check `allocation_within_amount`): money already spent can no longer be refunded. Should a
+Refunds keep `allocated_fen + refunded_fen + refunding_fen <= amount_fen` (the model's
+check `allocation_within_amount`): money already spent can no longer be refunded, and money
+being refunded can no longer be spent. Should a
 donation change while the statement runs, the statement does not write it and `allocate`
 fails whole (`allocation_changed`).
 
 The walk over the donations is one statement: a recursive CTE reads the account's
 unallocated donations in the order of the partial index `ix_donations_unallocated`
-(fund_id, need_id, paid_at, id; only rows with money left), in chunks of 64, 128, … 8,192
+(fund_id, need_id, paid_at, id; only rows with money left; `ix_donations_pool_unallocated`
+for a pool), in chunks of 64, 128, … 8,192
 rows, until what it has read covers the amount; a running sum (a window) over those rows
 picks the donations taken and how much of each; the same statement inserts the allocations
 and adds to `donations.allocated_fen`. It reads at most about twice the rows it consumes
@@ -67,10 +71,11 @@ WITH RECURSIVE chunk (step, last_paid_at, last_id, covered, ids, lefts) AS (
             array_agg(d.id ORDER BY d.paid_at, d.id) AS ids,
             array_agg(d.left_fen ORDER BY d.paid_at, d.id) AS lefts
         FROM (
-            SELECT id, paid_at, amount_fen - refunded_fen - allocated_fen AS left_fen
+            SELECT id, paid_at, amount_fen - refunded_fen - refunding_fen - allocated_fen AS left_fen
             FROM donations
             WHERE fund_id = :fund_id AND {account}
                 AND paid_at IS NOT NULL AND allocated_fen + refunded_fen < amount_fen
+                AND allocated_fen + refunded_fen + refunding_fen < amount_fen
                 AND (paid_at, id) > (chunk.last_paid_at, chunk.last_id)
             ORDER BY paid_at, id
             LIMIT CAST(least(:max_chunk, :first_chunk * power(2, chunk.step)) AS bigint)
@@ -99,7 +104,8 @@ WITH RECURSIVE chunk (step, last_paid_at, last_id, covered, ids, lefts) AS (
     SET allocated_fen = d.allocated_fen + take.amount_fen, updated_at = :now
     FROM take
     WHERE d.id = take.donation_id
-        AND d.allocated_fen + d.refunded_fen + take.amount_fen <= d.amount_fen
+        AND d.allocated_fen + d.refunded_fen + d.refunding_fen + take.amount_fen
+            <= d.amount_fen
     RETURNING d.id
 )
 SELECT count(*) AS donation_count, CAST(coalesce(sum(amount_fen), 0) AS bigint) AS amount_fen,
@@ -107,8 +113,8 @@ SELECT count(*) AS donation_count, CAST(coalesce(sum(amount_fen), 0) AS bigint) 
 FROM inserted
 """
 
-_NEED_SQL = sa.text(ALLOCATE_SQL.format(account="need_id = :need_id"))
-_POOL_SQL = sa.text(ALLOCATE_SQL.format(account="need_id IS NULL"))
+_NEED_SQL = sa.text(ALLOCATE_SQL.format(account="need_id = :need_id AND NOT pooled"))
+_POOL_SQL = sa.text(ALLOCATE_SQL.format(account="(need_id IS NULL OR pooled)"))
 
 
 @dataclass(frozen=True)
@@ -222,6 +228,7 @@ class AllocatedDonation:
     status: str
     amount_fen: int
     refunded_fen: int
+    refunding_fen: int
     allocated_fen: int
     need_id: int | None
     fund_id: int

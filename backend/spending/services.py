@@ -25,6 +25,7 @@ from backend.common.errors import DomainError, Kind, conflict, forbidden, invali
 from backend.common.money import yuan
 from backend.common.paging import Page, keyset_page
 from backend.common.time import utcnow
+from backend.donations.totals import refunding_total
 from backend.extensions import db
 from backend.funds.backoffice import governance_of
 from backend.funds.models import Fund
@@ -92,9 +93,11 @@ def reserved_fen(account_need_id: int | None, fund_id: int, exclude: int | None)
 
 def available_fen(expense: Expense) -> int:
     """What the expense's account can still pay: its journal balance minus what other
-    approved expenses hold back."""
-    return ledger.balance([account_of(expense)]) - reserved_fen(
-        expense.need_id, expense.fund_id, exclude=expense.id
+    approved expenses and the refunds in flight hold back."""
+    return (
+        ledger.balance([account_of(expense)])
+        - reserved_fen(expense.need_id, expense.fund_id, exclude=expense.id)
+        - refunding_total(expense.need_id, expense.fund_id)
     )
 
 

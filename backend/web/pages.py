@@ -22,6 +22,8 @@ from backend.api.ledger import expense_page
 from backend.api.lookups import region_or_404
 from backend.api.public_cache import public_answer
 from backend.api.schemas.ledger import evidence_url
+from backend.certificates.numbers import MAX_LENGTH as CERTIFICATE_NUMBER_MAX
+from backend.certificates.services import verify_certificate
 from backend.common.errors import DomainError, Kind
 from backend.common.money import yuan
 from backend.donations.services import income_page
@@ -117,7 +119,7 @@ def page_response(html: str, status: int = 200) -> Response:
 
 ERROR_PAGES = {
     400: ("链接无效", "这个翻页链接无效或已过期，请回到第一页重新浏览。"),
-    404: ("页面不存在", "您要找的项目、基金、慈善空间或区域不存在，或尚未公开。"),
+    404: ("页面不存在", "您要找的项目、基金、慈善空间、区域或证书不存在，或尚未公开。"),
 }
 
 
@@ -391,6 +393,35 @@ def render_space_page(code: str) -> str:
 def space_page(code: str) -> Response:
     """The public page of a charity space (the plain QR code's target)."""
     return page_response(render_space_page(code))
+
+
+# --- certificate ----------------------------------------------------------------------------
+
+
+def render_certificate_page(number: str) -> str:
+    """The verification page of a donation certificate (the QR code on it points here):
+    genuine, or no longer valid once refunded in full; the masked name, the amount, the need
+    or pool, the day. An unknown or altered number is not found.
+
+    Queries: the donation (1), its fund and foundation (2), its need (0–1): 3–4."""
+    certificate = verify_certificate(number)
+    meta = PageMeta(
+        title=f"捐赠证书核验 {certificate.number}｜邻善",
+        description=summary(
+            f"{certificate.donor}于{chinese_date(certificate.paid_on)}向{certificate.target}"
+            f"捐赠{yuan(certificate.net_fen)}。"
+        ),
+        path=f"/p/certificates/{certificate.number}",
+        noindex=True,
+    )
+    return render_template("web/certificate.html", page=meta, certificate=certificate)
+
+
+@web.get(f"/certificates/<string(maxlength={CERTIFICATE_NUMBER_MAX}):number>")
+def certificate_page(number: str) -> Response:
+    """The public check of a certificate number. Not a `public_answer`: donations are in
+    no `PUBLIC_TABLES`, so the page is made afresh (kept a few seconds, as error pages)."""
+    return page_response(render_certificate_page(number))
 
 
 # --- region ---------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from backend.api.schemas.base import (
     PageSchema,
     one_line,
 )
+from backend.api.schemas.space_codes import binary_doc
+from backend.certificates.services import number_of
 from backend.donations.services import payment_parameters
 
 
@@ -54,6 +56,16 @@ class SignedPaymentField(ma.fields.Nested):
         return payment_parameters(obj)
 
 
+class CertificateNumberField(ma.fields.String):
+    """The donation's certificate number (`backend.certificates.numbers`), null while it has
+    no valid certificate (unpaid, or refunded in full)."""
+
+    def get_value(
+        self, obj: Any, attr: str, accessor: Any = None, default: Any = ma.missing
+    ) -> Any:
+        return number_of(obj)
+
+
 class DonationSchema(ObjectSchema):
     """A donation as its donor sees it."""
 
@@ -62,6 +74,7 @@ class DonationSchema(ObjectSchema):
     status = ma.fields.String()
     amount_fen = ma.fields.Integer()
     refunded_fen = ma.fields.Integer()
+    refunding_fen = ma.fields.Integer(metadata={"description": "refunds asked for, not yet back"})
     need_id = ma.fields.Integer(allow_none=True)
     fund_id = ma.fields.Integer()
     anonymous = ma.fields.Boolean()
@@ -70,6 +83,15 @@ class DonationSchema(ObjectSchema):
     created_at = BeijingDateTime()
     expires_at = BeijingDateTime()
     paid_at = BeijingDateTime(allow_none=True)
+    certificate_no = CertificateNumberField(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "the certificate's number (LS20261130-00000042-7K9QH2XA), checked at"
+            " /p/certificates/{number}; null while there is no valid certificate (unpaid, or"
+            " refunded in full); GET /donations/{id}/certificate is its image"
+        },
+    )
 
 
 class DonationCreatedSchema(DonationSchema):
@@ -100,3 +122,6 @@ class MyDonationPageSchema(PageSchema):
     """A page of the user's donations, newest first."""
 
     items = ma.fields.List(ma.fields.Nested(MyDonationSchema))
+
+
+CERTIFICATE_DOC = binary_doc("the donation certificate (PNG, 1080×1440)", "image/png")
