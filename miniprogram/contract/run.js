@@ -16,7 +16,10 @@
 // it appears on the need's public ledger; the back office starts from GET /me/funds; the
 // secretary opens a charity space and finds it in the fund's list (GET /spaces?fund_id=), the
 // foundation admin edits it keeping its photo and needs, and its poster (PNG, PDF) and
-// mini-program code download. Each step is printed; any failure
+// mini-program code download. Issue 13: the donor downloads the donation certificate
+// (api.download → a PNG) and reads GET /me/subscriptions; the foundation admin lists the
+// need's donations, refunds part of this one (Idempotency-Key) and the donation reaches
+// partially_refunded, its refund listed as succeeded. Each step is printed; any failure
 // exits non-zero.
 'use strict'
 
@@ -334,6 +337,23 @@ const wx = {
       .catch((err) => finish(options, false, { errMsg: 'uploadFile:fail ' + (err && err.message) }))
     return { abort() {}, onProgressUpdate() {} }
   },
+  // wx.downloadFile over fetch: the body goes to a temp file, whatever the status
+  downloadFile(options) {
+    const header = Object.assign({}, options.header)
+    fetch(options.url, { headers: header, signal: AbortSignal.timeout(options.timeout || 60000) })
+      .then(async (response) => {
+        const bytes = Buffer.from(await response.arrayBuffer())
+        const tempFilePath = path.join(tmpDir, `download-${crypto.randomBytes(6).toString('hex')}`)
+        fs.writeFileSync(tempFilePath, bytes)
+        return { statusCode: response.status, tempFilePath, errMsg: 'downloadFile:ok' }
+      })
+      .then((res) => finish(options, true, res))
+      .catch((err) => finish(options, false, { errMsg: 'downloadFile:fail ' + (err && err.message) }))
+    return { abort() {}, onProgressUpdate() {} }
+  },
+  getFileSystemManager: () => ({
+    readFileSync: (filePath, encoding) => fs.readFileSync(filePath, encoding)
+  }),
   login(options) {
     const name = shim.names.get(shim.actor) || shim.actor
     finish(options, true, { code: `${name}.${crypto.randomBytes(6).toString('hex')}`, errMsg: 'login:ok' })
@@ -397,6 +417,8 @@ function png(width, height) {
     chunk('IEND', Buffer.alloc(0))
   ])
 }
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
 
 // ---------------------------------------------------------------- the walk
 
@@ -560,6 +582,52 @@ async function walk(env, baseUrl) {
     const mine = await api.get('/me/donations')
     check(mine.items.some((d) => d.id === order.id && d.status === 'paid'), 'not among my donations', mine)
     return `balance ${yuan(ledger.balance_fen)}`
+  })
+
+  await step('the donor downloads the donation certificate (api.download → GET /donations/{id}/certificate)', async () => {
+    const donation = await api.get(`/donations/${order.id}`)
+    check(typeof donation.certificate_no === 'string' && donation.certificate_no, 'a paid donation without certificate_no', donation)
+    const mine = await api.get('/me/donations')
+    const listed = mine.items.find((d) => d.id === order.id)
+    check(listed && listed.certificate_no === donation.certificate_no, 'GET /me/donations has another certificate_no', listed)
+    for (const field of ['refunded_fen', 'refunding_fen']) check(Number.isInteger(listed[field]), `no ${field} in GET /me/donations`, listed)
+    const filePath = await api.download(`/donations/${order.id}/certificate`)
+    const bytes = fs.readFileSync(filePath)
+    check(bytes.subarray(0, 8).equals(PNG_SIGNATURE), 'the certificate is not a PNG', bytes.subarray(0, 16).toString('hex'))
+    as('secretary')
+    try {
+      const err = await api.download(`/donations/${order.id}/certificate`).then(() => null, (e) => e)
+      check(err instanceof api.ApiError && [403, 404].includes(err.status), 'someone else downloaded the certificate', err && { status: err.status, error: err.error })
+      check(/[\u4e00-\u9fff]/.test(err.message), 'the download error message is not Chinese: ' + err.message)
+    } finally {
+      as('resident')
+    }
+    return `certificate ${donation.certificate_no}, ${bytes.length} bytes of PNG; another user gets an error`
+  })
+
+  await step('the donor reads the subscribe-message templates (GET/POST /me/subscriptions)', async () => {
+    // the remaining consents: the brief's `consents: [{template_id, remaining}]`, or each
+    // template's own `remaining` (utils/subscribe.js reads both)
+    const remainingOf = (answer, id) => {
+      const fromList = Array.isArray(answer.consents) && answer.consents.find((c) => c.template_id === id)
+      if (fromList) return fromList.remaining
+      const template = answer.templates.find((t) => t.template_id === id)
+      return template && Number.isInteger(template.remaining) ? template.remaining : 0
+    }
+    const subs = await api.get('/me/subscriptions')
+    check(Array.isArray(subs.templates), 'no templates list', subs)
+    check(Array.isArray(subs.consents) || subs.templates.every((t) => Number.isInteger(t.remaining)), 'no consents anywhere', subs)
+    for (const t of subs.templates) {
+      check(['donation_paid', 'money_spent'].includes(t.kind) && t.template_id && typeof t.title === 'string', 'bad template', t)
+    }
+    if (!subs.templates.length) return 'no templates configured'
+    const id = subs.templates[0].template_id
+    const before = remainingOf(subs, id)
+    const after = await api.post('/me/subscriptions', { template_ids: [id] })
+    check(Array.isArray(after.templates), 'POST answered no templates list', after)
+    check(remainingOf(after, id) === before + 1, 'the consent was not counted', after)
+    const shape = Array.isArray(subs.consents) ? '{templates, consents}' : '{templates[].remaining}'
+    return `${subs.templates.length} template(s): ${subs.templates.map((t) => t.kind).join(', ')}; consent for ${id} → ${before + 1}; shape ${shape}`
   })
 
   // ---- the fund's people
@@ -806,6 +874,69 @@ async function walk(env, baseUrl) {
     return 'poster PNG, mini-program code PNG and poster PDF'
   })
 
+  // ---- a refund
+  as('admin')
+  const listed = await step('the foundation admin lists the need\'s donations (GET /needs/{id}/donations)', async () => {
+    const page = await api.get(`/needs/${need.id}/donations`, { limit: 100 })
+    check(Array.isArray(page.items) && 'next_cursor' in page, 'not a page', page)
+    const item = page.items.find((d) => d.id === order.id)
+    check(item, 'the donation is not listed', page.items.slice(0, 3))
+    for (const field of ['amount_fen', 'refunded_fen', 'refunding_fen', 'allocated_fen', 'refundable_fen']) {
+      check(Number.isInteger(item[field]), `no ${field}`, item)
+    }
+    check(item.amount_fen === amount && item.refundable_fen > 0 && item.refundable_fen <= amount, 'wrong amounts', item)
+    note(`${page.items.length} donation(s); #${item.id} refundable ${yuan(item.refundable_fen)}`)
+    return item
+  })
+
+  const refundAmount = Math.min(1000, listed.refundable_fen)
+  await step('the donor cannot refund their own donation (403 or 404)', async () => {
+    as('resident')
+    try {
+      const err = await api.post(`/donations/${order.id}/refunds`, { amount_fen: 100, reason: '不应成功的退款' },
+        { idempotencyKey: api.newIdempotencyKey() }).then(() => null, (e) => e)
+      check(err instanceof api.ApiError && [403, 404].includes(err.status), 'the donor refunded their own donation', err && { status: err.status, error: err.error })
+      check(/[\u4e00-\u9fff]/.test(err.message), 'the error message is not Chinese: ' + err.message)
+      return `${err.status} ${err.error}`
+    } finally {
+      as('admin')
+    }
+  })
+
+  const refund = await step(`the foundation admin refunds ${yuan(refundAmount)} of it (POST /donations/{id}/refunds with an Idempotency-Key)`, async () => {
+    const tooMuch = await expectApiError(api.post(`/donations/${order.id}/refunds`,
+      { amount_fen: listed.refundable_fen + 1, reason: '超过可退金额' }, { idempotencyKey: api.newIdempotencyKey() }), 409, api)
+    check(tooMuch.error === 'refund_exceeds_refundable', 'not refund_exceeds_refundable', tooMuch)
+    const key = api.newIdempotencyKey()
+    const body = { amount_fen: refundAmount, reason: `契约测试部分退款 ${run}` }
+    const created = await api.post(`/donations/${order.id}/refunds`, body, { idempotencyKey: key })
+    check(Number.isInteger(created.id) && created.donation_id === order.id && created.amount_fen === refundAmount, 'not the refund asked for', created)
+    check(['requested', 'processing', 'succeeded'].includes(created.status), 'unexpected status', created)
+    const replay = await api.post(`/donations/${order.id}/refunds`, body, { idempotencyKey: key })
+    check(replay.id === created.id, 'the same Idempotency-Key made a second refund', replay)
+    note(`refund #${created.id} ${created.status}; too much: ${tooMuch.error} 「${tooMuch.message}」`)
+    return created
+  })
+
+  as('resident')
+  await step('poll GET /donations/{id} until partially_refunded (the sandbox settles the refund)', async () => {
+    const done = await poll('donation partially refunded', async () => {
+      const donation = await api.get(`/donations/${order.id}`)
+      return { done: donation.status === 'partially_refunded', value: donation }
+    }, 30)
+    check(done.refunded_fen === refundAmount && done.refunding_fen === 0, 'wrong refunded amounts', done)
+    check(typeof done.certificate_no === 'string' && done.certificate_no, 'a partly refunded donation lost its certificate', done)
+    const refunds = await api.get(`/donations/${order.id}/refunds`)
+    const mine = refunds.items.find((r) => r.id === refund.id)
+    check(mine && mine.status === 'succeeded' && mine.settled_at && mine.reason === `契约测试部分退款 ${run}`, 'the refund is not listed as succeeded', refunds)
+    as('admin')
+    const adminView = await api.get(`/donations/${order.id}/refunds`)
+    check(adminView.items.some((r) => r.id === refund.id), 'the foundation admin does not see the refund', adminView)
+    as('resident')
+    return `refunded ${yuan(done.refunded_fen)} of ${yuan(done.amount_fen)}; refund #${mine.id} succeeded at ${mine.settled_at}`
+  })
+
+  as('secretary')
   await step('logout forgets the session', async () => {
     api.logout()
     check(!api.isLoggedIn() && !api.currentUser(), 'still logged in')

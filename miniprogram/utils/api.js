@@ -90,7 +90,7 @@ function send(kind, opts) {
   return new Promise((resolve, reject) => {
     const w = getWx()
     if (!w) return reject(networkError())
-    const call = kind === 'upload' ? w.uploadFile : w.request
+    const call = kind === 'upload' ? w.uploadFile : kind === 'download' ? w.downloadFile : w.request
     call.call(w, Object.assign({}, opts, {
       success: (res) => resolve(res),
       fail: () => reject(networkError())
@@ -120,17 +120,38 @@ function authHeader(header) {
   return h
 }
 
-// kind: 'request' | 'upload'; build(header) -> wx options
+// A failed download's body is in its temp file: the contract's error JSON, if it can be read.
+function downloadedBody(res) {
+  const w = getWx()
+  if (!res || !res.tempFilePath || !w || typeof w.getFileSystemManager !== 'function') return null
+  try {
+    return w.getFileSystemManager().readFileSync(res.tempFilePath, 'utf8')
+  } catch (e) {
+    return null
+  }
+}
+
+// kind: 'request' | 'upload' | 'download'; build(header) -> wx options
 function call(kind, build, options = {}) {
   const attempt = (reloggedIn) => {
     const opts = build(options.auth === false ? Object.assign({}, options.header) : authHeader(options.header))
     return sendWithRetry(kind, opts).then((res) => {
       const status = res.statusCode
-      if (status >= 200 && status < 300) return parseBody(res.data)
+      if (status >= 200 && status < 300) {
+        if (kind !== 'download') return parseBody(res.data)
+        if (res.tempFilePath) return res.tempFilePath
+        throw toApiError(0, { error: 'download_failed', message: '下载失败，请稍后重试' })
+      }
       if (status === 401 && !reloggedIn && options.auth !== false) {
         return login().then(() => attempt(true))
       }
-      throw toApiError(status, res.data)
+      if (kind !== 'download') throw toApiError(status, res.data)
+      const err = toApiError(status, downloadedBody(res))
+      // the body was unreadable: the caller's words for this status beat the generic ones
+      if (err.error === 'http_' + status && options.messages && options.messages[status]) {
+        err.message = options.messages[status]
+      }
+      throw err
     })
   }
   return attempt(false)
@@ -158,6 +179,18 @@ function upload(filePath, options = {}) {
     url: buildUrl('/uploads'),
     filePath,
     name: 'file',
+    header: h,
+    timeout: 60000
+  }), options)
+}
+
+// GET a file (a PNG certificate, say) with the session's token: resolves the temp file path.
+// Shares request()'s token, 401 re-login, network retry and error mapping; a failed
+// download's ApiError carries the API's Chinese message when its body can be read, else
+// options.messages[status] (e.g. {409: '...'}), else the generic words for the status.
+function download(path, query, options = {}) {
+  return call('download', (h) => ({
+    url: buildUrl(path, query),
     header: h,
     timeout: 60000
   }), options)
@@ -224,6 +257,6 @@ function newIdempotencyKey() {
 
 module.exports = {
   ApiError, NETWORK_MESSAGE, configure, buildUrl,
-  get, post, patch, del, upload,
+  get, post, patch, del, upload, download,
   login, loginWithCode, currentUser, rememberUser, isLoggedIn, logout, newIdempotencyKey
 }

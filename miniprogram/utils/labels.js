@@ -23,6 +23,13 @@ const DONATION_STATUS = {
   refunded: '已退款', partially_refunded: '部分退款'
 }
 
+const REFUND_STATUS = {
+  requested: '已申请', processing: '退款中', succeeded: '已退款', failed: '退款失败'
+}
+
+// What is left of a completed or closed need: back to the donors, or into the fund's pool.
+const LEFTOVER_ACTION = { refund: '退还捐赠人', to_pool: '转入基金池' }
+
 const DISCLOSURE_STATE = {
   not_required: '暂无需公开', ok: '按期公开', due_soon: '即将到期',
   overdue: '已逾期', final_published: '已发布结项报告'
@@ -51,6 +58,6 @@ function errorMessage(err) {
 }
 
 module.exports = {
-  CATEGORIES, NEED_STATUS, DONATION_STATUS, DISCLOSURE_STATE, METRICS,
+  CATEGORIES, NEED_STATUS, DONATION_STATUS, REFUND_STATUS, LEFTOVER_ACTION, DISCLOSURE_STATE, METRICS,
   categoryLabel, shortTime, errorMessage
 }

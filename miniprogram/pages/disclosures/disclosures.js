@@ -2,6 +2,7 @@
 // urgent first; each opens the form to post the missing update.
 const api = require('../../utils/api.js')
 const L = require('../../components/sec-common/labels.js')
+const pagedList = require('../../behaviors/paged-list.js')
 
 // Overdue first (longest overdue on top), then by the day it is due; no date goes last.
 function byUrgency(a, b) {
@@ -32,82 +33,49 @@ function row(duty, fundId) {
 }
 
 Component({
+  // Back from posting an update the list reloads: it has changed.
+  behaviors: [pagedList({ param: 'fund_id', key: 'fundId', missing: '缺少基金信息，请从工作台进入' })],
+
   data: {
     state: 'loading',
     message: '',
-    fundId: null,
     items: [],
-    overdueCount: 0,
-    nextCursor: null,
-    loadingMore: false,
-    moreError: ''
+    overdueCount: 0
   },
 
   methods: {
-    onLoad(query) {
-      const fundId = L.idParam((query || {}).fund_id)
-      this.shown = false
-      this.setData({ fundId })
-      if (!fundId) {
-        this.setData({ state: 'error', message: '缺少基金信息，请从工作台进入' })
-        return Promise.resolve()
-      }
-      return this.load()
-    },
-
-    onShow() {
-      // Back from posting an update: the list has changed.
-      const reload = this.shown && this.data.fundId ? this.load() : Promise.resolve()
-      this.shown = true
-      return reload
-    },
-
-    onPullDownRefresh() {
-      return this.load().then(() => wx.stopPullDownRefresh())
-    },
-
-    onRetry() {
-      return this.load()
-    },
-
     load() {
       if (!this.data.fundId) return Promise.resolve()
+      const seq = (this.seq = (this.seq || 0) + 1)
       this.setData({ state: 'loading', message: '', moreError: '' })
       return api.get('/funds/' + this.data.fundId + '/disclosures', { limit: 50 }).then((page) => {
-        this.show([], page)
+        if (seq !== this.seq) return
+        this.setData(this.listPatch([], page))
       }).catch((err) => {
+        if (seq !== this.seq) return
         this.setData({ state: 'error', message: L.errorMessage(err) })
       })
     },
 
-    show(before, page) {
+    readMore(cursor) {
+      return api.get('/funds/' + this.data.fundId + '/disclosures', { limit: 50, cursor })
+        .then((page) => this.listPatch(this.data.items, page))
+    },
+
+    // The rows before plus the page's new ones, most urgent first.
+    listPatch(before, page) {
       const fresh = ((page && page.items) || []).filter((d) => d && d.need_id)
         .map((d) => row(d, this.data.fundId))
       const seen = {}
       const items = before.concat(fresh).filter((r) => (seen[r.needId] ? false : (seen[r.needId] = true)))
       items.sort(byUrgency)
-      this.setData({
+      return {
         state: items.length ? 'ready' : 'empty',
         message: items.length ? '' : '没有逾期或即将到期的信息公开，做得好！',
         items,
         overdueCount: items.filter((r) => r.overdue).length,
         nextCursor: (page && page.next_cursor) || null
-      })
-    },
-
-    onMore() {
-      if (this.data.loadingMore || !this.data.nextCursor) return Promise.resolve()
-      this.setData({ loadingMore: true, moreError: '' })
-      return api.get('/funds/' + this.data.fundId + '/disclosures', { limit: 50, cursor: this.data.nextCursor })
-        .then((page) => {
-          this.setData({ loadingMore: false })
-          this.show(this.data.items, page)
-        })
-        .catch((err) => this.setData({ loadingMore: false, moreError: L.errorMessage(err) }))
-    },
-
-    onReachBottom() {
-      return this.onMore()
+      }
     },
 
     onOpen(e) {

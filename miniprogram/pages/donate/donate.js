@@ -2,6 +2,8 @@ const api = require('../../utils/api')
 const config = require('../../config')
 const { yuan, toFen } = require('../../utils/money')
 const { errorMessage } = require('../../utils/labels')
+const subscribe = require('../../utils/subscribe')
+const { keyFor, resetKey } = require('../../utils/idempotency')
 
 const PRESETS = [1000, 5000, 10000]
 const POLL_MS = 1500
@@ -26,14 +28,25 @@ Component({
     step: 'form', // form | paying | waiting | done | pending
     paidText: '',
     subscribed: false,
-    canSubscribe: false
+    canSubscribe: false,
+    donationId: null,
+    certificateNo: ''
   },
   methods: {
     onLoad(query) {
       query = query || {}
       this._target = query.need_id ? { need_id: Number(query.need_id) } : query.fund_id ? { fund_id: Number(query.fund_id) } : null
       this._spaceCode = query.space_code ? decodeURIComponent(query.space_code) : ''
-      this.setData({ canSubscribe: config.subscribeTemplateIds().length > 0 })
+      this._subscribeIds = config.subscribeTemplateIds()
+      this.setData({ canSubscribe: this._subscribeIds.length > 0 })
+      // config's ids win; else the backend's templates (read now: the consent tap cannot wait)
+      const consent = subscribe.load().then(({ ids }) => {
+        this._subscribeIds = ids
+        this.setData({ canSubscribe: ids.length > 0 })
+      })
+      return Promise.all([consent, this.loadTitle()])
+    },
+    loadTitle() {
       if (!this._target) {
         this.setData({ title: '社区公益' })
         return Promise.resolve()
@@ -73,15 +86,6 @@ Component({
       if (this._spaceCode) body.space_code = this._spaceCode
       return body
     },
-    // The same body keeps its Idempotency-Key, so a retry after a lost answer is not a second order.
-    keyFor(body) {
-      const text = JSON.stringify(body)
-      if (this._keyBody !== text) {
-        this._keyBody = text
-        this._key = api.newIdempotencyKey()
-      }
-      return this._key
-    },
     onSubmit() {
       if (this.data.step !== 'form') return Promise.resolve()
       const amount = this.amountFen()
@@ -95,14 +99,14 @@ Component({
       }
       const body = this.body(amount)
       this.setData({ step: 'paying' })
-      return api.post('/donations', body, { idempotencyKey: this.keyFor(body) })
+      return api.post('/donations', body, { idempotencyKey: keyFor(this, body) })
         .then((order) => {
           this._order = order
           return this.pay(order)
         })
         .then((paid) => {
           if (!paid) return null
-          this._keyBody = null // paid: a new donation gets a new key
+          resetKey(this) // paid: a new donation gets a new key
           this.setData({ step: 'waiting', paidText: yuan(amount) })
           return this.waitPaid(this._order.id)
         })
@@ -143,7 +147,7 @@ Component({
           tries += 1
           api.get('/donations/' + id).then((d) => {
             if (d && d.status === 'paid') {
-              this.setData({ step: 'done' })
+              this.setData({ step: 'done', donationId: d.id || id, certificateNo: d.certificate_no || '' })
               return resolve(d)
             }
             if (d && d.status === 'closed') {
@@ -166,19 +170,12 @@ Component({
     },
     // Must run from a tap: WeChat asks the user for consent to notifications.
     onSubscribe() {
-      const ids = config.subscribeTemplateIds()
-      if (!ids.length) return Promise.resolve()
-      return new Promise((resolve) => {
-        wx.requestSubscribeMessage({ tmplIds: ids, success: resolve, fail: () => resolve(null) })
-      }).then((res) => {
-        const accepted = ids.filter((id) => res && res[id] === 'accept')
-        if (!accepted.length) return null
-        return api.post('/me/subscriptions', { template_ids: accepted }).then(() => {
-          this.setData({ subscribed: true })
-          wx.showToast({ title: '已开启进展通知', icon: 'success' })
-        }).catch((err) => {
-          if (err.status !== 404) wx.showToast({ title: errorMessage(err), icon: 'none' })
-        })
+      return subscribe.ask(this._subscribeIds || []).then((accepted) => {
+        if (!accepted.length) return
+        this.setData({ subscribed: true })
+        wx.showToast({ title: '已开启进展通知', icon: 'success' })
+      }).catch((err) => {
+        wx.showToast({ title: errorMessage(err), icon: 'none' })
       })
     },
     goDonations() {

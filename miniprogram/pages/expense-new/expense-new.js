@@ -3,6 +3,8 @@
 const api = require('../../utils/api.js')
 const { yuan, toFen } = require('../../utils/money.js')
 const L = require('../../components/sec-common/labels.js')
+const { loadWithId } = require('../../utils/page.js')
+const formErrors = require('../../behaviors/form-errors.js')
 
 const PAYEE_TYPES = [
   { value: 'organization', label: '机构（商户、单位）' },
@@ -20,6 +22,8 @@ function newKey() {
 }
 
 Component({
+  behaviors: [formErrors],
+
   data: {
     state: 'loading',
     message: '',
@@ -33,7 +37,6 @@ Component({
     amountShown: '',
     attachmentIds: [],
     uploading: 0,
-    errors: {},
     formError: '',
     overdue: null,
     busy: false
@@ -46,11 +49,7 @@ Component({
       const fundId = L.idParam(query.fund_id)
       this.wantedNeedId = L.idParam(query.need_id)
       this.setData({ fundId })
-      if (!fundId) {
-        this.setData({ state: 'error', message: '缺少基金信息，请从工作台进入' })
-        return Promise.resolve()
-      }
-      return this.load()
+      return loadWithId(this, fundId, '缺少基金信息，请从工作台进入')
     },
 
     onRetry() {
@@ -118,13 +117,6 @@ Component({
     onPhotos(e) {
       this.setData({ attachmentIds: e.detail.ids || [], uploading: e.detail.uploading || 0 })
       this.clearError('attachment_ids')
-    },
-
-    clearError(key) {
-      if (!key || !this.data.errors[key]) return
-      const errors = Object.assign({}, this.data.errors)
-      delete errors[key]
-      this.setData({ errors })
     },
 
     // The body for the API, or null with the field errors shown.

@@ -3,6 +3,7 @@
 const api = require('../../utils/api.js')
 const { yuan, toFen } = require('../../utils/money.js')
 const L = require('../../components/sec-common/labels.js')
+const formErrors = require('../../behaviors/form-errors.js')
 
 const MAX_LINES = 20
 
@@ -19,6 +20,8 @@ function fenText(fen) {
 }
 
 Component({
+  behaviors: [formErrors],
+
   data: {
     state: 'loading',
     message: '',
@@ -43,7 +46,6 @@ Component({
     photos: [],
     imageIds: [],
     uploading: 0,
-    errors: {},
     formError: '',
     busy: false,
     notice: ''
@@ -122,16 +124,14 @@ Component({
 
     onInput(e) {
       const field = e.currentTarget.dataset.field
-      const errors = Object.assign({}, this.data.errors)
-      delete errors[field === 'goal' ? 'goal_fen' : field === 'beneficiaries' ? 'beneficiary_count' : field]
-      this.setData({ ['form.' + field]: e.detail.value, errors })
+      this.setData({ ['form.' + field]: e.detail.value })
+      this.clearError(field === 'goal' ? 'goal_fen' : field === 'beneficiaries' ? 'beneficiary_count' : field)
       if (field === 'goal') this.recount()
     },
 
     onCategory(e) {
-      const errors = Object.assign({}, this.data.errors)
-      delete errors.category
-      this.setData({ 'form.categoryIndex': Number(e.detail.value), errors })
+      this.setData({ 'form.categoryIndex': Number(e.detail.value) })
+      this.clearError('category')
     },
 
     onDeadline(e) {
@@ -172,9 +172,8 @@ Component({
     },
 
     onPhotos(e) {
-      const errors = Object.assign({}, this.data.errors)
-      delete errors.image_ids
-      this.setData({ imageIds: e.detail.ids || [], uploading: e.detail.uploading || 0, errors })
+      this.setData({ imageIds: e.detail.ids || [], uploading: e.detail.uploading || 0 })
+      this.clearError('image_ids')
     },
 
     // --- checks and saving ---

@@ -2,6 +2,8 @@
 // description, one photo, the region (the fund's region or below) and the needs shown in order.
 const api = require('../../utils/api.js')
 const L = require('../../components/sec-common/labels.js')
+const { loadWithId } = require('../../utils/page.js')
+const formErrors = require('../../behaviors/form-errors.js')
 
 // What the API takes (backend/api/schemas/spaces.py).
 const MAX_NEEDS = 20
@@ -48,6 +50,8 @@ function hasLineBreak(text) {
 }
 
 Component({
+  behaviors: [formErrors],
+
   data: {
     state: 'loading',
     message: '',
@@ -64,7 +68,6 @@ Component({
     // editing a space whose chosen needs have all ended: it shows none until changed
     chosenEnded: false,
     maxNeeds: MAX_NEEDS,
-    errors: {},
     formError: '',
     busy: false
   },
@@ -75,12 +78,8 @@ Component({
       const fundId = L.idParam(query.fund_id)
       const code = query.code ? decodeURIComponent(String(query.code)) : ''
       this.setData({ fundId, code, isNew: !code })
-      if (!fundId) {
-        this.setData({ state: 'error', message: '缺少基金信息，请从工作台进入' })
-        return Promise.resolve()
-      }
-      if (wx.setNavigationBarTitle) wx.setNavigationBarTitle({ title: code ? '编辑慈善空间' : '新建慈善空间' })
-      return this.load()
+      if (fundId && wx.setNavigationBarTitle) wx.setNavigationBarTitle({ title: code ? '编辑慈善空间' : '新建慈善空间' })
+      return loadWithId(this, fundId, '缺少基金信息，请从工作台进入')
     },
 
     onRetry() {
@@ -155,13 +154,6 @@ Component({
     onRegion(e) {
       this.setData({ regionIndex: Number(e.detail.value) })
       this.clearError('region_id')
-    },
-
-    clearError(key) {
-      if (!key || !this.data.errors[key]) return
-      const errors = Object.assign({}, this.data.errors)
-      delete errors[key]
-      this.setData({ errors })
     },
 
     // --- the photo: wx.chooseMedia, then POST /uploads

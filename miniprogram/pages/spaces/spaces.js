@@ -3,6 +3,7 @@
 const api = require('../../utils/api.js')
 const { yuan } = require('../../utils/money.js')
 const L = require('../../components/sec-common/labels.js')
+const pagedList = require('../../behaviors/paged-list.js')
 
 // Spaces per page of GET /spaces?fund_id= (each row also reads its space's detail).
 const PAGE_SIZE = 10
@@ -33,46 +34,18 @@ function spaceRow(space, detail) {
 }
 
 Component({
+  // Back from creating or editing a space the list reloads to show the change.
+  behaviors: [pagedList({ param: 'fund_id', key: 'fundId', missing: '缺少基金信息，请从工作台进入' })],
+
   data: {
     state: 'loading',
     message: '',
-    fundId: null,
     fundName: '',
     regionName: '',
-    spaces: [],
-    nextCursor: null,
-    loadingMore: false,
-    moreError: ''
+    spaces: []
   },
 
   methods: {
-    onLoad(query) {
-      query = query || {}
-      this.shown = false
-      const fundId = L.idParam(query.fund_id)
-      this.setData({ fundId })
-      if (!fundId) {
-        this.setData({ state: 'error', message: '缺少基金信息，请从工作台进入' })
-        return Promise.resolve()
-      }
-      return this.load()
-    },
-
-    onShow() {
-      // Back from creating or editing a space: show the change.
-      const reload = this.shown && this.data.fundId ? this.load() : Promise.resolve()
-      this.shown = true
-      return reload
-    },
-
-    onPullDownRefresh() {
-      return this.load().then(() => wx.stopPullDownRefresh())
-    },
-
-    onRetry() {
-      return this.load()
-    },
-
     load() {
       const fundId = this.data.fundId
       if (!fundId) return Promise.resolve()
@@ -104,27 +77,13 @@ Component({
       })
     },
 
-    onMore() {
-      if (this.data.state !== 'ready' || this.data.loadingMore || !this.data.nextCursor) return Promise.resolve()
-      const seq = this.seq
-      this.setData({ loadingMore: true, moreError: '' })
-      return this.readPage(this.data.nextCursor).then((got) => {
-        if (seq !== this.seq) return
+    // The next page, without spaces already listed.
+    readMore(cursor) {
+      return this.readPage(cursor).then((got) => {
         const seen = {}
         this.data.spaces.forEach((r) => { seen[r.code] = true })
-        this.setData({
-          spaces: this.data.spaces.concat(got.rows.filter((r) => !seen[r.code])),
-          nextCursor: got.next,
-          loadingMore: false
-        })
-      }).catch((err) => {
-        if (seq !== this.seq) return
-        this.setData({ loadingMore: false, moreError: L.errorMessage(err) })
+        return { spaces: this.data.spaces.concat(got.rows.filter((r) => !seen[r.code])), nextCursor: got.next }
       })
-    },
-
-    onReachBottom() {
-      return this.onMore()
     },
 
     onNew() {

@@ -2,11 +2,15 @@
 // nine photos (POST /needs/{id}/updates). The photos become public.
 const api = require('../../utils/api.js')
 const L = require('../../components/sec-common/labels.js')
+const { loadWithId } = require('../../utils/page.js')
+const formErrors = require('../../behaviors/form-errors.js')
 
 const MIN_TEXT = 10
 const MAX_TEXT = 2000
 
 Component({
+  behaviors: [formErrors],
+
   data: {
     state: 'loading',
     message: '',
@@ -21,7 +25,6 @@ Component({
     textLength: 0,
     attachmentIds: [],
     uploading: 0,
-    errors: {},
     formError: '',
     busy: false,
     posted: false
@@ -34,11 +37,7 @@ Component({
       const needId = L.idParam(query.need_id)
       const kindIndex = Math.max(0, L.UPDATE_KINDS.findIndex((k) => k.value === query.kind))
       this.setData({ fundId, needId, kindIndex })
-      if (!fundId && !needId) {
-        this.setData({ state: 'error', message: '缺少项目信息，请从工作台进入' })
-        return Promise.resolve()
-      }
-      return this.load()
+      return loadWithId(this, fundId || needId, '缺少项目信息，请从工作台进入')
     },
 
     onRetry() {
@@ -74,9 +73,8 @@ Component({
     },
 
     onNeed(e) {
-      const errors = Object.assign({}, this.data.errors)
-      delete errors.need
-      this.setData({ needIndex: Number(e.detail.value), errors })
+      this.setData({ needIndex: Number(e.detail.value) })
+      this.clearError('need')
     },
 
     onKind(e) {
@@ -84,16 +82,14 @@ Component({
     },
 
     onText(e) {
-      const errors = Object.assign({}, this.data.errors)
-      delete errors.text
       const text = e.detail.value || ''
-      this.setData({ text, textLength: text.trim().length, errors })
+      this.setData({ text, textLength: text.trim().length })
+      this.clearError('text')
     },
 
     onPhotos(e) {
-      const errors = Object.assign({}, this.data.errors)
-      delete errors.attachment_ids
-      this.setData({ attachmentIds: e.detail.ids || [], uploading: e.detail.uploading || 0, errors })
+      this.setData({ attachmentIds: e.detail.ids || [], uploading: e.detail.uploading || 0 })
+      this.clearError('attachment_ids')
     },
 
     targetNeedId() {

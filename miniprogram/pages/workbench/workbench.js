@@ -32,6 +32,18 @@ function disclosureRow(duty, fundId) {
   }
 }
 
+// A published need in a foundation admin's list: its donations (refunds) and, once it
+// has ended, what is left of it.
+function moneyNeedRow(need) {
+  return {
+    id: need.id,
+    title: need.title || '项目 #' + need.id,
+    status: L.label(L.NEED_STATUS, need.status),
+    raised: Number.isInteger(need.raised_fen) ? yuan(need.raised_fen) : '',
+    ended: L.ENDED_NEED_STATUSES.indexOf(need.status) >= 0
+  }
+}
+
 function expenseRow(expense) {
   const need = expense.need
   return {
@@ -50,6 +62,8 @@ function expenseRow(expense) {
 const NEED_ROLES = ['secretary'] // MANAGE_NEEDS, SUBMIT_EXPENSES
 const SPACE_ROLES = ['secretary', 'foundation_admin'] // MANAGE_SPACES
 const DECIDE_ROLES = ['secretary', 'committee'] // DECIDE_EXPENSES
+const REFUND_ROLES = ['foundation_admin'] // refunds and leftovers
+const MONEY_NEEDS_SHOWN = 50
 // Funds whose section loads at once; beyond them, funds covered only through a
 // foundation or the platform load when opened (a platform admin covers every fund).
 const LOADED_AT_ONCE = 10
@@ -72,6 +86,7 @@ function fundCard(covered, index) {
     isSecretary: holds(roles, NEED_ROLES),
     canSpaces: holds(roles, SPACE_ROLES),
     canDecide: holds(roles, DECIDE_ROLES),
+    canRefund: holds(roles, REFUND_ROLES),
     loaded: index < LOADED_AT_ONCE || holds(roles, FUND_SCOPED),
     loading: false,
     drafts: [],
@@ -79,6 +94,8 @@ function fundCard(covered, index) {
     disclosures: [],
     overdueCount: 0,
     moreDisclosures: false,
+    moneyNeeds: [],
+    moreMoneyNeeds: false,
     error: ''
   }
 }
@@ -147,19 +164,24 @@ Component({
     loadFund(card) {
       const id = card.id
       const base = Object.assign({}, card, {
-        loaded: true, loading: false, drafts: [], submitted: [], disclosures: [], overdueCount: 0, moreDisclosures: false, error: ''
+        loaded: true, loading: false, drafts: [], submitted: [], disclosures: [], overdueCount: 0, moreDisclosures: false,
+        moneyNeeds: [], moreMoneyNeeds: false, error: ''
       })
       return Promise.all([
         api.get('/funds/' + id),
         api.get('/funds/' + id + '/needs', { status: 'draft', limit: 50 }),
         api.get('/funds/' + id + '/needs', { status: 'submitted', limit: 50 }),
-        api.get('/funds/' + id + '/disclosures', { limit: 20 })
-      ]).then(([fund, drafts, submitted, duties]) => {
+        api.get('/funds/' + id + '/disclosures', { limit: 20 }),
+        // the foundation admin's donations, refunds and leftovers start from the fund's needs
+        card.canRefund ? api.get('/funds/' + id + '/needs', { limit: MONEY_NEEDS_SHOWN }) : null
+      ]).then(([fund, drafts, submitted, duties, all]) => {
         const rows = items(duties).map((d) => disclosureRow(d, id))
         const overdue = rows.filter((r) => r.overdue).length
         return Object.assign(base, {
           drafts: items(drafts).map(needRow),
           submitted: items(submitted).map(needRow),
+          moneyNeeds: items(all).filter((n) => n && L.PUBLIC_NEED_STATUSES.indexOf(n.status) >= 0).map(moneyNeedRow),
+          moreMoneyNeeds: !!(all && all.next_cursor),
           disclosures: rows.slice(0, DISCLOSURES_SHOWN),
           moreDisclosures: rows.length > DISCLOSURES_SHOWN || !!(duties && duties.next_cursor),
           overdueCount: fund && Number.isInteger(fund.overdue_disclosure_count)

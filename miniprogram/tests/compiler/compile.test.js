@@ -54,3 +54,27 @@ describe('the package compiles with the official compilers', () => {
     }
   })
 })
+
+describe('app.json', () => {
+  const app = JSON.parse(fs.readFileSync(path.join(ROOT, 'app.json'), 'utf8'))
+
+  test('every page it names exists with its four files', () => {
+    for (const page of app.pages) {
+      for (const ext of ['js', 'json', 'wxml', 'wxss']) {
+        expect(fs.existsSync(path.join(ROOT, `${page}.${ext}`))).toBe(true)
+      }
+    }
+  })
+
+  test('every tab has both icons: PNG files within WeChat\'s 40 KB', () => {
+    for (const tab of app.tabBar.list) {
+      expect(app.pages).toContain(tab.pagePath)
+      for (const icon of [tab.iconPath, tab.selectedIconPath]) {
+        expect(icon).toMatch(/\.png$/)
+        const data = fs.readFileSync(path.join(ROOT, icon))
+        expect(data.subarray(1, 4).toString()).toBe('PNG')
+        expect(data.length).toBeLessThan(40 * 1024)
+      }
+    }
+  })
+})

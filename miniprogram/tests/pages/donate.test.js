@@ -120,4 +120,61 @@ describe('pages/donate', () => {
     await run(page)
     expect(posted('/donations')[0].data).toMatchObject({ fund_id: 3, space_code: 'SP1', amount_fen: 1000 })
   })
+
+  test('without ids in config the consent asks for the templates of GET /me/subscriptions', async () => {
+    shim.mockSubscribe(() => ({ errMsg: 'requestSubscribeMessage:ok', TPL_PAID: 'accept', TPL_SPENT: 'accept' }))
+    serve({ 'GET /me/subscriptions': { statusCode: 200, data: { templates: [
+      { kind: 'donation_paid', template_id: 'TPL_PAID', title: '捐赠成功通知' },
+      { kind: 'money_spent', template_id: 'TPL_SPENT', title: '善款使用通知' }
+    ], consents: [] } } })
+    const page = mount('pages/donate/donate')
+    await page.instance.onLoad({ need_id: '7' })
+    expect(page.data.canSubscribe).toBe(true)
+    await run(page)
+    await fire(page, '#subscribe')
+    expect(wx.requestSubscribeMessage).toHaveBeenCalledWith(expect.objectContaining({ tmplIds: ['TPL_PAID', 'TPL_SPENT'] }))
+    expect(posted('/me/subscriptions')[0].data).toEqual({ template_ids: ['TPL_PAID', 'TPL_SPENT'] })
+    expect(page.querySelector('#subscribe')).toBeUndefined()
+  })
+
+  test('config ids win over the backend\'s; no ids anywhere, no consent button', async () => {
+    jest.spyOn(config, 'subscribeTemplateIds').mockReturnValue(['CFG'])
+    serve({ 'GET /me/subscriptions': { statusCode: 200, data: { templates: [{ kind: 'donation_paid', template_id: 'TPL_PAID', title: 'x' }], consents: [] } } })
+    const page = mount('pages/donate/donate')
+    await page.instance.onLoad({ need_id: '7' })
+    await run(page)
+    await fire(page, '#subscribe')
+    expect(wx.requestSubscribeMessage).toHaveBeenCalledWith(expect.objectContaining({ tmplIds: ['CFG'] }))
+
+    jest.restoreAllMocks()
+    serve({ 'GET /me/subscriptions': shim.apiError(500, 'internal_error', '服务暂时不可用') })
+    const other = mount('pages/donate/donate')
+    await other.instance.onLoad({ need_id: '7' })
+    await run(other)
+    expect(other.data.step).toBe('done')
+    expect(other.data.canSubscribe).toBe(false)
+    expect(other.querySelector('#subscribe')).toBeUndefined()
+  })
+
+  test('the result offers the donation certificate when the paid donation has one', async () => {
+    let polls = 0
+    serve({ 'GET /donations/11': () => ({ statusCode: 200, data: { id: 11, status: ++polls >= 2 ? 'paid' : 'pending', certificate_no: polls >= 2 ? 'LS-11' : null } }) })
+    shim.mockDownload(() => ({ statusCode: 200, tempFilePath: '/tmp/cert-11.png' }))
+    const page = mount('pages/donate/donate')
+    await page.instance.onLoad({ need_id: '7' })
+    await run(page)
+    const cert = page.querySelector('#cert')
+    expect(cert).toBeDefined()
+    expect(cert.dom.textContent).toContain('LS-11')
+    await fire(cert, '#cert-open')
+    expect(shim.downloads[0].url).toBe('http://api.test/api/v1/donations/11/certificate')
+    expect(wx.previewImage).toHaveBeenCalledWith({ urls: ['/tmp/cert-11.png'], current: '/tmp/cert-11.png' })
+
+    serve()
+    const other = mount('pages/donate/donate')
+    await other.instance.onLoad({ need_id: '7' })
+    await run(other)
+    expect(other.data.step).toBe('done')
+    expect(other.querySelector('#cert')).toBeUndefined()
+  })
 })

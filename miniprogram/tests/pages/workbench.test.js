@@ -247,4 +247,46 @@ describe('pages/workbench', () => {
     expect(text(p, '#fund-3 .draft-item')).toContain('助老餐桌')
     expect(shim.requests.slice(before).map((r) => r.path)).not.toContain('/api/v1/me/funds')
   })
+
+  test('a foundation admin gets each published need\'s donations and, once ended, its leftover', async () => {
+    shim.routes(serveFund({ 'GET /me/funds': myFunds(covered(3, ['foundation_admin'])) }, 3, {
+      'GET /funds/3/needs': (data, q) => (q.status ? page([]) : page([
+        { id: 11, title: '助老餐桌', status: 'draft' },
+        { id: 12, title: '儿童书屋', status: 'fundraising', raised_fen: 120000 },
+        { id: 13, title: '独居老人助浴', status: 'completed', raised_fen: 500000 },
+        { id: 14, title: '社区环境', status: 'closed' }
+      ], 'more'))
+    }))
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    const asked = shim.requests.filter((r) => r.path === '/api/v1/funds/3/needs').map((r) => r.query.status || 'all')
+    expect(asked.sort()).toEqual(['all', 'draft', 'submitted'])
+    expect(p.querySelectorAll('.money-need')).toHaveLength(3)
+    expect(p.querySelector('#money-need-11')).toBeUndefined()
+    expect(text(p, '#money-need-12')).toContain('筹款中 · 已筹 ¥1,200.00')
+    expect(p.querySelector('#money-need-12 .need-leftover')).toBeUndefined()
+    expect(text(p, '.money-needs-more')).toContain('50')
+    await fire(p, '#money-need-12 .need-donations')
+    await fire(p, '#money-need-13 .need-leftover')
+    await fire(p, '#money-need-14 .need-leftover')
+    expect(wx.navigateTo.mock.calls.map((c) => c[0].url)).toEqual([
+      '/pages/need-donations/need-donations?need_id=12',
+      '/pages/need-leftover/need-leftover?need_id=13',
+      '/pages/need-leftover/need-leftover?need_id=14'
+    ])
+  })
+
+  test('a secretary reads no refund list; a foundation admin without published needs is told so', async () => {
+    shim.routes(serveFund({ 'GET /me/funds': myFunds(secretaryOf(3)), 'GET /me/pending-expenses': page([]) }, 3))
+    const p = mount('pages/workbench/workbench')
+    await p.instance.onLoad({})
+    expect(shim.requests.filter((r) => r.path === '/api/v1/funds/3/needs' && !r.query.status)).toHaveLength(0)
+    expect(p.querySelector('.money-need')).toBeUndefined()
+    expect(p.querySelector('.money-needs-empty')).toBeUndefined()
+
+    shim.routes(serveFund({ 'GET /me/funds': myFunds(covered(3, ['foundation_admin'])) }, 3))
+    const q = mount('pages/workbench/workbench')
+    await q.instance.onLoad({})
+    expect(text(q, '.money-needs-empty')).toBe('暂无已发布的项目')
+  })
 })

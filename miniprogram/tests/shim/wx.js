@@ -58,13 +58,15 @@ function reset() {
   state.subscribeHandler = (ids) => ids.reduce((acc, id) => Object.assign(acc, { [id]: 'accept' }), { errMsg: 'requestSubscribeMessage:ok' })
   state.chooseMediaHandler = () => ({ tempFiles: [{ tempFilePath: '/tmp/a.jpg', size: 1000, fileType: 'image' }] })
   state.modalHandler = () => ({ confirm: true, cancel: false })
-  // wx.downloadFile: (url) -> { statusCode, tempFilePath } or { fail: true, errMsg }
+  // wx.downloadFile: (url, options) -> { statusCode, tempFilePath, data? } or { fail: true, errMsg };
+  // `data` (a string) is what the temp file holds, read back by wx.getFileSystemManager()
   state.downloadHandler = (url) => ({ statusCode: 200, tempFilePath: '/tmp/download-' + (++state.downloadCount) })
   // wx.saveImageToPhotosAlbum / wx.openDocument / wx.openSetting: (options) -> result; errMsg with "fail" fails
   state.saveImageHandler = () => ({ errMsg: 'saveImageToPhotosAlbum:ok' })
   state.openDocumentHandler = () => ({ errMsg: 'openDocument:ok' })
   state.openSettingHandler = () => ({ errMsg: 'openSetting:ok', authSetting: {} })
   state.downloadCount = 0
+  state.files = {}
   state.envVersion = 'develop'
   state.storage = {}
   state.loginCount = 0
@@ -112,8 +114,10 @@ function install() {
     downloadFile: fn((options) => {
       module.exports.downloads.push(options)
       const r = state.downloadHandler(options.url, options) || {}
+      const tempFilePath = r.tempFilePath || (r.fail ? undefined : '/tmp/download-' + (++state.downloadCount))
+      if (tempFilePath && typeof r.data === 'string') state.files[tempFilePath] = r.data
       callback(options, r.fail ? { errMsg: r.errMsg || 'downloadFile:fail' }
-        : { statusCode: r.statusCode || 200, tempFilePath: r.tempFilePath, errMsg: 'downloadFile:ok' }, !r.fail)
+        : { statusCode: r.statusCode || 200, tempFilePath, errMsg: 'downloadFile:ok' }, !r.fail)
       return { abort() {}, onProgressUpdate() {} }
     }),
     saveImageToPhotosAlbum: fn((options) => {
@@ -128,6 +132,12 @@ function install() {
       const r = state.openSettingHandler(options) || {}
       callback(options || {}, r, !/fail/.test(r.errMsg || ''))
     }),
+    getFileSystemManager: fn(() => ({
+      readFileSync: (filePath) => {
+        if (!(filePath in state.files)) throw new Error('readFileSync:fail no such file ' + filePath)
+        return state.files[filePath]
+      }
+    })),
     getStorageSync: fn((key) => (key in state.storage ? state.storage[key] : '')),
     setStorageSync: fn((key, value) => { state.storage[key] = value }),
     removeStorageSync: fn((key) => { delete state.storage[key] }),

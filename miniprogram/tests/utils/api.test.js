@@ -159,4 +159,67 @@ describe('utils/api', () => {
     api.rememberUser({ nickname: '小王', roles: [{ role: 'committee', scope_type: 'fund', scope_id: 1 }] })
     expect(api.currentUser()).toEqual({ id: 2, nickname: '小王', roles: [{ role: 'committee', scope_type: 'fund', scope_id: 1 }] })
   })
+
+  describe('download', () => {
+    test('GETs the file with the token and resolves its temp path', async () => {
+      shim.setStorage('token', 'T1')
+      shim.mockDownload(() => ({ statusCode: 200, tempFilePath: '/tmp/c.png' }))
+      const path = await api.download('/donations/5/certificate', { size: 'a4' })
+      expect(path).toBe('/tmp/c.png')
+      expect(shim.downloads).toHaveLength(1)
+      expect(shim.downloads[0].url).toBe('http://api.test/api/v1/donations/5/certificate?size=a4')
+      expect(shim.downloads[0].header).toEqual({ Authorization: 'Bearer T1' })
+    })
+
+    test('a 401 re-logs in once and downloads again with the new token', async () => {
+      shim.setStorage('token', 'OLD')
+      shim.mockRequest((method, url, data) => (url.endsWith('/auth/wechat-login')
+        ? ok({ token: 'NEW', user: { id: 1 } })
+        : shim.apiError(404, 'not_found', '未找到')))
+      shim.mockDownload((url, options) => (options.header.Authorization === 'Bearer NEW'
+        ? { statusCode: 200, tempFilePath: '/tmp/ok.png' }
+        : { statusCode: 401, data: JSON.stringify({ code: 401, error: 'unauthorized', message: '请先登录' }) }))
+      const path = await api.download('/donations/5/certificate')
+      expect(path).toBe('/tmp/ok.png')
+      expect(shim.downloads.map((d) => d.header.Authorization)).toEqual(['Bearer OLD', 'Bearer NEW'])
+      expect(shim.requests.map((r) => r.path)).toEqual(['/api/v1/auth/wechat-login'])
+      expect(shim.storage().token).toBe('NEW')
+    })
+
+    test('a second 401 rejects without looping', async () => {
+      shim.mockRequest(() => ok({ token: 'NEW', user: { id: 1 } }))
+      shim.mockDownload(() => ({ statusCode: 401 }))
+      const err = await api.download('/donations/5/certificate').catch((e) => e)
+      expect(err).toBeInstanceOf(api.ApiError)
+      expect(err).toMatchObject({ status: 401, message: '请先登录' })
+      expect(shim.downloads).toHaveLength(2)
+    })
+
+    test('an error answer maps to an ApiError with the body\'s Chinese message', async () => {
+      shim.mockDownload(() => ({ statusCode: 409, data: JSON.stringify({ code: 409, status: 'Conflict', error: 'no_certificate', message: '这笔捐赠没有证书' }) }))
+      const err = await api.download('/donations/5/certificate').catch((e) => e)
+      expect(err).toMatchObject({ status: 409, error: 'no_certificate', message: '这笔捐赠没有证书' })
+    })
+
+    test('an unreadable error body gives the caller\'s words for the status, else the generic ones', async () => {
+      shim.mockDownload(() => ({ statusCode: 409 }))
+      const mine = await api.download('/x', null, { messages: { 409: '暂无证书' } }).catch((e) => e)
+      expect(mine).toMatchObject({ status: 409, error: 'http_409', message: '暂无证书' })
+      const generic = await api.download('/x').catch((e) => e)
+      expect(generic.message).toBe('操作冲突，请刷新后重试')
+      shim.mockDownload(() => ({ statusCode: 502, data: '<html>bad gateway</html>' }))
+      const server = await api.download('/x').catch((e) => e)
+      expect(server).toMatchObject({ status: 502, message: '服务暂时不可用，请稍后再试' })
+    })
+
+    test('a network failure is retried once, then rejects with the network message', async () => {
+      let calls = 0
+      shim.mockDownload(() => (++calls === 1 ? { fail: true } : { statusCode: 200, tempFilePath: '/tmp/second.png' }))
+      expect(await api.download('/x')).toBe('/tmp/second.png')
+      shim.mockDownload(() => ({ fail: true }))
+      const err = await api.download('/x').catch((e) => e)
+      expect(err).toMatchObject({ status: 0, error: 'network_error', message: api.NETWORK_MESSAGE })
+      expect(shim.downloads).toHaveLength(4)
+    })
+  })
 })
