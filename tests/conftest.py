@@ -12,6 +12,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -61,9 +62,41 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def wechat_sandbox() -> Iterator[SandboxServer]:
+def pay_version(request: pytest.FixtureRequest) -> str:
+    """The WeChat Pay version the app and the sandbox speak: "v2" unless a test asks for
+    both (`tests.v3_support.both_pay_versions`); "v3" makes the session's app and sandbox
+    a v3 pair on fresh key material (`pay_v3_environ`)."""
+    version = getattr(request, "param", "v2")
+    if version == "v3":
+        from tests.v3_support import require_sandbox_v3
+
+        require_sandbox_v3()
+    return version
+
+
+@pytest.fixture(scope="session")
+def pay_v3_environ(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Key material for the v3 pair (made once a run) and the environment naming it."""
+    from backend.payments.v3_keys import make_sandbox_keys
+
+    return make_sandbox_keys(tmp_path_factory.mktemp("wechatpay-v3"))
+
+
+@pytest.fixture(scope="session")
+def pay_environ(pay_version: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """What the app and the sandbox add to their environment for `pay_version`."""
+    if pay_version != "v3":
+        return {}
+    return request.getfixturevalue("pay_v3_environ")
+
+
+@pytest.fixture(scope="session")
+def wechat_sandbox(pay_environ: dict[str, str]) -> Iterator[SandboxServer]:
     """The WeChat sandbox the app talks to over HTTP, through wechatpy, for the whole run."""
-    server = SandboxServer(SandboxConfig(time_factor=100_000.0)).start()
+    config = SandboxConfig(time_factor=100_000.0)
+    if pay_environ:
+        config = replace(SandboxConfig.from_env(pay_environ), time_factor=100_000.0)
+    server = SandboxServer(config).start()
     yield server
     server.stop()
 
@@ -88,12 +121,16 @@ def test_environ(
     wechat_sandbox: SandboxServer,
     live_port: int,
     tmp_path_factory: pytest.TempPathFactory,
+    pay_environ: dict[str, str],
 ) -> dict[str, str]:
-    """The environment the app under test reads."""
+    """The environment the app under test reads (with v3's keys when `pay_version` is v3)."""
     return {
+        **pay_environ,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{live_port}",
         "RATE_LIMIT_LOGINS_PER_MINUTE": "100000",
         "RATE_LIMIT_DONATIONS_PER_MINUTE": "100000",
+        "RATE_LIMIT_USER_PER_MINUTE": "100000",
+        "RATE_LIMIT_ADDRESS_PER_MINUTE": "100000",
         "WECHAT_API_BASE": wechat_sandbox.url,
         "WECHAT_PAY_API_BASE": wechat_sandbox.url,
         "APP_ENV": "development",

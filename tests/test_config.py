@@ -33,6 +33,9 @@ PROD_BASE = {
     "WECHAT_MESSAGE_TOKEN": "pushtoken2026",
     "WECHAT_TEMPLATE_DONATION_PAID": "off",
     "WECHAT_TEMPLATE_MONEY_SPENT": "off",
+    # several nodes share an object store (STORAGE=local in production is warned about)
+    "STORAGE": "s3",
+    "S3_BUCKET": "linshan-1250000000",
 }
 
 

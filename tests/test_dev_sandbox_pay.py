@@ -12,6 +12,7 @@ from backend.needs.models import Need, NeedStatus
 from tests.payments_support import wait_deliveries
 from tests.permissions import login
 from tests.support import assert_error_shape
+from tests.v3_support import both_pay_versions
 
 pytestmark = pytest.mark.usefixtures("demo", "live_server")
 
@@ -44,6 +45,7 @@ def donate(client, token: str, amount_fen: int = 800) -> dict:
     return response.get_json()
 
 
+@both_pay_versions
 def test_the_owner_has_the_sandbox_pay_and_the_donation_becomes_paid(
     client, app, donor, wechat_sandbox
 ) -> None:

@@ -40,6 +40,7 @@ from tests.conftest import Clock, free_port
 from tests.payments_support import notification, sandbox_pay, to_xml, wait_deliveries
 from tests.permissions import Actors, login
 from tests.spending_support import auth, fresh_need, spending_team
+from tests.v3_support import both_pay_versions
 
 pytestmark = pytest.mark.usefixtures("demo", "live_server")
 
@@ -218,6 +219,7 @@ def donation_entries(app, donation_id: int, kind: str) -> list[list[tuple[str, i
         return [sorted((line.account, line.amount_fen) for line in e.lines) for e in entries]
 
 
+@both_pay_versions
 def test_a_day_without_a_bill_is_clean(app, sandbox_day) -> None:
     sandbox_day(NO_BILL_DAY + timedelta(days=1), hour=11)
     result = run_cli(app, "--date", f"{NO_BILL_DAY}")
@@ -233,6 +235,7 @@ def test_a_day_without_a_bill_is_clean(app, sandbox_day) -> None:
     assert run_cli(app, "--date", f"{AHEAD.year}-1-1").exit_code == 1
 
 
+@both_pay_versions
 def test_a_lost_notification_is_repaired_once_and_the_day_exported(
     app, make_app, client, team, wechat_sandbox, sandbox_day, tmp_path
 ) -> None:
@@ -415,6 +418,7 @@ def test_injected_differences_are_reported_exactly_and_resolved_with_a_note(
         assert {line.our_refund_id for line in lines} == {None, r["id"]}
 
 
+@both_pay_versions
 def test_a_refund_settled_at_wechat_only_is_repaired(
     app, make_app, client, team, wechat_sandbox, sandbox_day
 ) -> None:

@@ -27,6 +27,7 @@ from tests.permissions import Actors, login
 from tests.spending_support import auth, decide, disburse, fresh_need, spending_team, submit
 from tests.support import assert_error_shape
 from tests.test_spending import race, set_threshold
+from tests.v3_support import both_pay_versions
 
 pytestmark = pytest.mark.usefixtures("demo", "live_server")
 
@@ -86,8 +87,9 @@ def progress(client, need_id: int) -> dict:
     return client.get(f"/api/v1/needs/{need_id}/progress").get_json()
 
 
+@both_pay_versions
 def test_a_refund_in_two_parts_reverses_journal_counter_and_status(
-    app, client, team, donor, wechat_sandbox
+    app, client, team, donor, wechat_sandbox, pay_version
 ) -> None:
     need_id = fresh_need(client, team)
     order = paid(client, wechat_sandbox.url, donor, 5_000, need_id=need_id)
@@ -131,6 +133,11 @@ def test_a_refund_in_two_parts_reverses_journal_counter_and_status(
             )
         ).all()
         assert notices == ["applied", "applied"]
+        bodies = db.session.scalars(sa.select(PaymentNotification.body).where(
+            PaymentNotification.out_trade_no == order["out_trade_no"])).all()  # fmt: skip
+        # each version's own notices: v2's XML, v3's JSON (payment, then the two refunds)
+        assert all(b.startswith("{" if pay_version == "v3" else "<xml>") for b in bodies)
+        assert len(bodies) == 3
         actions = db.session.scalars(
             sa.select(AuditEvent.action)
             .where(AuditEvent.object_type == "donation", AuditEvent.object_id == order["id"])
@@ -306,6 +313,7 @@ def test_forged_or_wrong_refund_notices_settle_nothing(
     assert progress(client, need_id)["raised_fen"] == 1_000
 
 
+@both_pay_versions
 def test_the_worker_sends_a_held_refund_and_settles_it_from_the_query(
     app, client, team, donor, wechat_sandbox, clock
 ) -> None:
@@ -329,6 +337,7 @@ def test_the_worker_sends_a_held_refund_and_settles_it_from_the_query(
     assert progress(client, need_id)["raised_fen"] == 0
 
 
+@both_pay_versions
 def test_a_closed_need_refunds_its_leftover_to_every_donor_with_money_left(
     app, client, team, donor, wechat_sandbox
 ) -> None:
@@ -376,6 +385,7 @@ def close_need(app, need_id: int) -> None:
         db.session.commit()
 
 
+@both_pay_versions
 def test_a_leftover_moved_to_the_pool_is_spent_and_refunded_from_the_pool(
     app, client, team, donor, wechat_sandbox
 ) -> None:

@@ -1,12 +1,14 @@
-"""WeChat Pay's notifications: verified, recorded, applied exactly once (XML in, XML out)."""
+"""WeChat Pay's notifications: verified, recorded, applied exactly once (v2: XML in, XML out;
+v3: JSON in, 204 or a JSON error out)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import partial
 
 from flask import Response, current_app, g, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import InternalServerError, RequestEntityTooLarge
 
 from backend.api.base import Blueprint
 from backend.boundary import after_commit
@@ -18,7 +20,10 @@ from backend.donations.services import (
     record_notification,
     record_rejected_notification,
 )
-from backend.payments.refunds import parse_refund_notification
+from backend.errors import DATABASE_DOWN
+from backend.metrics import count_notification
+from backend.payments.refunds import RefundState, parse_refund_notification
+from backend.payments.v3 import V3Gateway, V3Notice, parse_v3_notification
 from backend.payments.wechat_pay import (
     MAX_NOTIFICATION_BYTES,
     NotificationRejected,
@@ -26,7 +31,7 @@ from backend.payments.wechat_pay import (
     parse_notification,
 )
 from backend.progress.service import apply_events
-from backend.refunds.services import settle_refund
+from backend.refunds.services import RefundOutcome, settle_refund
 
 log = logging.getLogger(__name__)
 blp = Blueprint("payments", __name__, description="微信支付回调")
@@ -84,6 +89,7 @@ def _refuse(reason: str, body: bytes, kind: str = "payment") -> Response:
     body is kept) and alert at most once a minute per reason and sender (nothing the sender
     wrote is logged)."""
     remote = request.remote_addr
+    count_notification(kind, "rejected", reason)
     count = record_rejected_notification(kind, body, reason, remote)
     alert_rejection(kind, reason, remote, count)
     return _xml(False, reason)
@@ -113,6 +119,7 @@ def payment_notification() -> Response:
         if not exc.verified:
             return _refuse(exc.reason, body)
         # Signed with our key, yet not for us or not well formed: kept whole, always alerted.
+        count_notification("payment", "rejected", exc.reason)
         log.warning("ALERT signed payment notification rejected: %s (%s)",
                     exc.reason, exc.out_trade_no)  # fmt: skip
         record_notification("payment", body, f"rejected: {exc.reason}", exc.out_trade_no,
@@ -122,6 +129,7 @@ def payment_notification() -> Response:
     # Verified from here on: kept whole, and every alert is logged.
     outcome = apply_payment(notice, body, remote)
     label = "applied" if outcome.applied else outcome.reason
+    count_notification("payment", label)
     if not outcome.recorded:
         record_notification("payment", body, label, notice.out_trade_no, remote)
     if outcome.applied:
@@ -130,6 +138,24 @@ def payment_notification() -> Response:
         return _xml(True)
     log.warning("ALERT payment notification for %s not credited: %s", notice.out_trade_no, label)
     return _xml(False, label)
+
+
+def _not_handled(exc: Exception) -> Response:
+    """A notification the database failed under (down, restarting, the commit lost): FAIL in
+    WeChat's XML, with a 5xx so the boundary rolls back; WeChat sends it again later and the
+    order is credited then, once."""
+    cause = getattr(exc, "original_exception", None) or exc
+    log.error("%s not handled, WeChat will retry: %s", request.path, cause.__class__.__name__)
+    count_notification("refund" if "refund" in request.path else "payment", "unavailable")
+    if "/v3/" in request.path:
+        return _v3_answer(False, "temporarily unavailable", 503)
+    return Response(answer(False, "temporarily unavailable"), status=503,
+                    mimetype="application/xml")  # fmt: skip
+
+
+# Blueprint handlers come before the app's: these answer in XML, not the API's JSON.
+for _error in (*DATABASE_DOWN, InternalServerError):
+    blp.register_error_handler(_error, _not_handled)
 
 
 REFUND_NOTIFY_DOC = {
@@ -156,14 +182,147 @@ def refund_notification() -> Response:
     except NotificationRejected as exc:
         if not exc.verified:
             return _refuse(exc.reason, body, "refund")
+        count_notification("refund", "rejected", exc.reason)
         log.warning("ALERT refund notification rejected: %s (%s)", exc.reason, exc.out_trade_no)
         record_notification("refund", body, f"rejected: {exc.reason}", exc.out_trade_no,
                             request.remote_addr)  # fmt: skip
         return _xml(False, exc.reason)
+    outcome = _settled(state, body)
+    return _xml(True) if outcome.handled else _xml(False, outcome.outcome)
+
+
+def _settled(state: RefundState, body: bytes) -> RefundOutcome:
+    """Settle a verified refund notice once (v2 and v3 alike): count, keep, and have the
+    counter follow after the commit."""
     outcome = settle_refund(state)
+    count_notification("refund", outcome.outcome)
     record_notification("refund", body, outcome.outcome, state.out_trade_no, request.remote_addr)
     if outcome.outbox_event_id is not None:
         after_commit(partial(apply_events, [outcome.outbox_event_id]))
-    if outcome.handled:
-        return _xml(True)
-    return _xml(False, outcome.outcome)
+    return outcome
+
+
+# WeChat Pay v3: JSON in; 204 when handled (now or before), else {"code": "FAIL", ...} with a
+# 4xx/5xx status, which WeChat retries. One code path with v2 once the notice is parsed.
+
+V3_FAIL = {
+    "type": "object",
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+}
+V3_NOTIFY_DOC = {
+    "summary": "WeChat Pay v3 payment notification (TRANSACTION.SUCCESS)",
+    "description": (
+        "Called by WeChat Pay, not by clients, when the merchant account speaks APIv3. "
+        "Wechatpay-Signature is checked over timestamp, nonce and body with the WeChat Pay "
+        "public key (or the platform certificate Wechatpay-Serial names); a timestamp more "
+        "than 5 minutes off or an unknown serial is refused; the AEAD_AES_256_GCM resource is "
+        "decrypted with the APIv3 key; appid, mchid and amount are checked; the order is "
+        "credited once. 204 when handled (now or before); otherwise a JSON error that "
+        "WeChat retries."
+    ),
+    "security": [],
+    "requestBody": {
+        "required": True,
+        "description": "WeChat's signed notification (JSON), at most 16 KiB",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+    "responses": {
+        "204": {"description": "Handled, now or before"},
+        "400": {
+            "description": "Signed, yet not for us or not creditable (retried)",
+            "content": {"application/json": {"schema": V3_FAIL}},
+        },
+        "401": {
+            "description": "Not signed by WeChat Pay (bad signature, stale, unknown serial)",
+            "content": {"application/json": {"schema": V3_FAIL}},
+        },
+        "404": {"description": "The app's merchant account speaks v2"},
+    },
+}
+
+
+def _v3_answer(success: bool, message: str = "", status: int = 400) -> Response:
+    """204, or v3's JSON error; the request's data is kept either way."""
+    g.commit_despite_status = True
+    if success:
+        return Response(status=204)
+    return Response(json.dumps({"code": "FAIL", "message": message}), status=status,
+                    mimetype="application/json")  # fmt: skip
+
+
+def _v3_parse(kind: str) -> tuple[V3Notice, bytes] | Response:
+    """The verified notice and its body, or the answer to one refused (tallied or kept as
+    v2's are)."""
+    gateway = current_app.extensions.get("payment_gateway")
+    if not isinstance(gateway, V3Gateway):
+        return Response(status=404)
+    body = _bounded_body(kind)
+    if isinstance(body, Response):
+        return _v3_answer(False, "body too large", 413)
+    try:
+        return parse_v3_notification(request.headers, body, gateway.keys), body
+    except NotificationRejected as exc:
+        if not exc.verified:
+            _refuse(exc.reason, body, kind)
+            return _v3_answer(False, exc.reason, 401)
+        count_notification(kind, "rejected", exc.reason)
+        log.warning("ALERT signed v3 %s notification rejected: %s (%s)", kind, exc.reason,
+                    exc.out_trade_no)  # fmt: skip
+        record_notification(kind, body, f"rejected: {exc.reason}", exc.out_trade_no,
+                            request.remote_addr)  # fmt: skip
+        return _v3_answer(False, exc.reason)
+
+
+@blp.post("/payments/wechat/v3/notify")
+@blp.doc(**V3_NOTIFY_DOC)
+def payment_notification_v3() -> Response:
+    """Verify and decrypt; credit the order once; answer 204."""
+    parsed = _v3_parse("payment")
+    if isinstance(parsed, Response):
+        return parsed
+    (event, body), remote = parsed, request.remote_addr
+    if event.payment is None:
+        count_notification("payment", "rejected", "not a payment")
+        record_notification("payment", body, "rejected: not a payment", None, remote)
+        return _v3_answer(False, "not a payment event")
+    notice = event.payment
+    outcome = apply_payment(notice, body, remote)
+    label = "applied" if outcome.applied else outcome.reason
+    count_notification("payment", label)
+    if not outcome.recorded:
+        record_notification("payment", body, label, notice.out_trade_no, remote)
+    if outcome.applied:
+        after_commit(partial(after_payment, outcome))
+    if label in HANDLED:
+        return _v3_answer(True)
+    log.warning("ALERT payment notification for %s not credited: %s", notice.out_trade_no, label)
+    return _v3_answer(False, label)
+
+
+V3_REFUND_NOTIFY_DOC = {
+    **V3_NOTIFY_DOC,
+    "summary": "WeChat Pay v3 refund notification (REFUND.SUCCESS/ABNORMAL/CLOSED)",
+    "description": (
+        "Called by WeChat Pay, not by clients, when the merchant account speaks APIv3. "
+        "Signature, timestamp and serial checked and the resource decrypted as for payments; "
+        "mchid, the refund number and amount compared with ours; the refund is settled once. "
+        "204 when handled (now or before); otherwise a JSON error that WeChat retries."
+    ),
+}
+
+
+@blp.post("/payments/wechat/v3/refund-notify")
+@blp.doc(**V3_REFUND_NOTIFY_DOC)
+def refund_notification_v3() -> Response:
+    """Verify and decrypt the refund notice; settle the refund once; answer 204."""
+    parsed = _v3_parse("refund")
+    if isinstance(parsed, Response):
+        return parsed
+    event, body = parsed
+    if event.refund is None:
+        count_notification("refund", "rejected", "not a refund")
+        record_notification("refund", body, "rejected: not a refund", None,
+                            request.remote_addr)  # fmt: skip
+        return _v3_answer(False, "not a refund event")
+    outcome = _settled(event.refund, body)
+    return _v3_answer(True) if outcome.handled else _v3_answer(False, outcome.outcome)

@@ -27,7 +27,7 @@ from typing import Any
 import redis
 from flask import Response, current_app, request
 
-from backend.accounts.tokens import TokenError, read_token
+from backend.auth import token_user_id
 from backend.common.time import beijing_today
 from backend.progress.versions import MONEY, PUBLIC, user_version, versions
 
@@ -163,18 +163,6 @@ def _from_copy(
     return _serve(copy)
 
 
-def _token_user_id() -> int | None:
-    """The user id of the request's bearer token when it is valid (its signature and age),
-    else None: the view then answers as it would (a 401)."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    try:
-        return read_token(token.strip())
-    except TokenError:
-        return None
-
-
 def own_answer(view: Callable[..., Response]) -> Callable[..., Response]:
     """`public_answer` for an answer only its user sees (their own donations): copies kept
     per user, checked against `PUBLIC` and the user's own version (`user_version`, raised
@@ -184,7 +172,7 @@ def own_answer(view: Callable[..., Response]) -> Callable[..., Response]:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        user_id = _token_user_id()
+        user_id = token_user_id()
         if user_id is not None and current_app.config["SETTINGS"].progress_cache_ms > 0:
             key = ("own", user_id, request.path, request.query_string, beijing_today())
             versions_of = [PUBLIC, user_version(user_id)]

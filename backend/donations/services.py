@@ -36,10 +36,12 @@ from backend.ledger.services import (
     NEED_ACCOUNT_PREFIX,
     WECHAT_CLEARING_ACCOUNT,
 )
+from backend.metrics import DONATIONS_PAID, ORDERS_CREATED, count_on_commit
 from backend.needs.backoffice import move_need
 from backend.needs.models import Need, NeedStatus
 from backend.needs.services import need_not_found
-from backend.payments.wechat_pay import PaymentNotice, get_pay, wechat_time
+from backend.payments.gateway import get_gateway
+from backend.payments.wechat_pay import PaymentNotice, notice_from_orderquery
 from backend.progress.service import FUND_LOCK_CLASS, NEED_LOCK_CLASS, apply_delta
 from backend.progress.versions import mark_public_change, mark_user_change
 from backend.spaces.models import CharitySpace
@@ -152,34 +154,34 @@ def create_donation(user: User, request: DonationRequest, client_ip: str) -> Don
     db.session.add(donation)
     db.session.flush()
     mark_user_change(db.session(), user.id)  # their list shows it once this commits
+    gateway = get_gateway()
     try:
-        result = get_pay().order.create(
-            trade_type="JSAPI",
-            body=order_body(need.title if need else fund.name),
-            total_fee=donation.amount_fen,
-            notify_url=f"{settings().public_base_url}/api/v1/payments/wechat/notify",
+        prepay_id = gateway.create_jsapi_order(
+            description=order_body(need.title if need else fund.name),
+            total_fen=donation.amount_fen,
+            notify_url=f"{settings().public_base_url}{gateway.payment_notify_path}",
             client_ip=client_ip,
-            user_id=user.openid,
+            openid=user.openid,
             out_trade_no=donation.out_trade_no,
             attach=str(donation.id),
-            time_start=wechat_time(now),
-            time_expire=wechat_time(donation.expires_at),
+            time_start=now,
+            time_expire=donation.expires_at,
         )
     except WeChatPayException as exc:
         log.error("unified order %s failed: %s %s", donation.out_trade_no, exc.errcode, exc.errmsg)
         raise DomainError(
             Kind.UPSTREAM, "payment_unavailable", "微信支付暂时不可用，请稍后再试"
         ) from None
-    donation.prepay_id = result["prepay_id"]
+    donation.prepay_id = prepay_id
     db.session.flush()
+    count_on_commit(ORDERS_CREATED)
     log.info("donation %s ordered: %s fen", donation.out_trade_no, donation.amount_fen)
     return donation
 
 
 def payment_parameters(donation: Donation) -> dict[str, str]:
-    """The signed parameters `wx.requestPayment` takes as they are (MD5)."""
-    params = get_pay().jsapi.get_jsapi_params(donation.prepay_id)
-    return {k: str(v) for k, v in params.items()}
+    """The signed parameters `wx.requestPayment` takes as they are (v2: MD5, v3: RSA)."""
+    return get_gateway().payment_parameters(donation.prepay_id)
 
 
 def record_notification(kind: str, body: bytes, outcome: str, out_trade_no: str | None,
@@ -352,6 +354,7 @@ def _credited(notice: PaymentNotice, row: sa.Row, recorded: bool) -> PaymentOutc
     if row.was_closed:
         log.warning("payment arrived for closed order %s: kept", notice.out_trade_no)
     log.info("donation %s paid: %s fen", notice.out_trade_no, row.amount_fen)
+    count_on_commit(DONATIONS_PAID)
     mark_public_change(db.session())  # public ledgers list it once this commits
     return PaymentOutcome(
         True, "applied", donation_id=row.id, need_id=row.need_id, fund_id=row.fund_id,
@@ -399,21 +402,8 @@ def close_donation(donation: Donation) -> None:
 
 
 def notice_from_query(result: dict[str, Any]) -> PaymentNotice | None:
-    """A PaymentNotice from a (signature-checked) orderquery answer of a paid order."""
-    if result.get("trade_state") != "SUCCESS":
-        return None
-    time_end = None
-    if result.get("time_end"):
-        time_end = datetime.strptime(result["time_end"], "%Y%m%d%H%M%S").replace(tzinfo=BEIJING)
-    return PaymentNotice(
-        out_trade_no=result["out_trade_no"],
-        transaction_id=result["transaction_id"],
-        total_fee=int(result["total_fee"]),
-        paid=True,
-        time_end=time_end,
-        openid=result.get("openid"),
-        raw=result,
-    )
+    """A PaymentNotice from a (signature-checked) v2 orderquery answer of a paid order."""
+    return notice_from_orderquery(result)
 
 
 class NeedRef(NamedTuple):

@@ -87,8 +87,11 @@ def signature_matches(data: dict[str, Any], api_key: str) -> bool:
 
 
 def init_payments(app: Flask) -> None:
-    """Bind the WeChat Pay client to the app."""
+    """Bind the WeChat Pay client, and the gateway `WECHAT_PAY_VERSION` names, to the app."""
+    from backend.payments.gateway import init_gateway
+
     app.extensions["wechat_pay"] = LinshanWeChatPay(app.config["SETTINGS"])
+    init_gateway(app)
 
 
 def get_pay() -> LinshanWeChatPay:
@@ -194,6 +197,24 @@ def answer(success: bool, message: str = "OK") -> str:
     )
 
 
+def notice_from_orderquery(result: dict[str, Any]) -> PaymentNotice | None:
+    """A PaymentNotice from a (signature-checked) orderquery answer of a paid order."""
+    if result.get("trade_state") != "SUCCESS":
+        return None
+    time_end = None
+    if result.get("time_end"):
+        time_end = datetime.strptime(result["time_end"], "%Y%m%d%H%M%S").replace(tzinfo=BEIJING)
+    return PaymentNotice(
+        out_trade_no=result["out_trade_no"],
+        transaction_id=result["transaction_id"],
+        total_fee=int(result["total_fee"]),
+        paid=True,
+        time_end=time_end,
+        openid=result.get("openid"),
+        raw=result,
+    )
+
+
 def query_order(out_trade_no: str) -> dict[str, Any]:
     """orderquery: WeChat's view of an order (signature checked)."""
     return get_pay().order.query(out_trade_no=out_trade_no)
@@ -231,6 +252,7 @@ __all__ = [
     "flat_xml",
     "get_pay",
     "init_payments",
+    "notice_from_orderquery",
     "parse_notification",
     "query_order",
     "same_text",

@@ -24,13 +24,13 @@ from backend.common.errors import DomainError, Kind, conflict, invalid, not_foun
 from backend.common.money import yuan
 from backend.common.time import BEIJING, beijing_today, utcnow
 from backend.donations.models import Donation
-from backend.donations.services import apply_payment, notice_from_query
+from backend.donations.services import apply_payment
 from backend.extensions import db
 from backend.funds.models import Fund
 from backend.ledger.models import JournalEntry, JournalLine
 from backend.ledger.services import WECHAT_CLEARING_ACCOUNT
 from backend.needs.models import Need
-from backend.payments.wechat_pay import download_bill, query_order
+from backend.payments.gateway import get_gateway
 from backend.reconciliation.bill import (
     Bill,
     BillFormatError,
@@ -121,7 +121,7 @@ def reconcile_day(day: date, progress: Progress = _quiet) -> Reconciled:
     require_past_day(day)
     progress(f"downloading the WeChat Pay bill of {day:%Y-%m-%d} …")
     try:
-        text = download_bill(day)
+        text = get_gateway().download_bill(day)
     except WeChatPayException as exc:
         raise DomainError(Kind.UPSTREAM, "bill_download_failed",
                           f"下载微信支付对账单失败：{exc.return_msg or exc.errmsg or exc.errcode}") from None  # fmt: skip
@@ -251,7 +251,7 @@ def _repair_payment(row: BillRow) -> tuple[Found, int | None]:
         found.detail += f"；本系统记在 {donation.paid_at.astimezone(BEIJING):%Y-%m-%d} 支付"
         return found, None
     try:
-        notice = notice_from_query(query_order(row.out_trade_no))
+        _, notice = get_gateway().query_order(row.out_trade_no)
     except WeChatPayException as exc:
         found.detail += f"；查询订单失败（{exc.errcode or exc.return_msg}）"
         return found, None

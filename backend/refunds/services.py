@@ -42,7 +42,9 @@ from backend.donations.models import Donation, DonationStatus
 from backend.donations.totals import refunding_total
 from backend.extensions import db
 from backend.ledger import services as ledger
+from backend.metrics import REFUNDS, count_on_commit
 from backend.payments import refunds as wechat_refunds
+from backend.payments.gateway import get_gateway
 from backend.payments.refunds import RefundState
 from backend.progress.models import OutboxEvent
 from backend.progress.service import FUND_LOCK_CLASS, NEED_LOCK_CLASS
@@ -161,14 +163,15 @@ def request_refund(
            changes={"refund_id": refund.id, "amount_fen": amount_fen,
                     "out_refund_no": refund.out_refund_no})  # fmt: skip
     mark_public_change(db.session())
+    count_on_commit(REFUNDS, "requested")
     log.info("refund %s of donation %s requested: %s fen", refund.out_refund_no, donation.id,
              amount_fen)  # fmt: skip
     return refund
 
 
 def refund_notify_url(settings: Settings) -> str:
-    """Where WeChat sends refund notices."""
-    return f"{settings.public_base_url}/api/v1/payments/wechat/refund-notify"
+    """Where WeChat sends refund notices (the configured version's endpoint)."""
+    return f"{settings.public_base_url}{get_gateway().refund_notify_path}"
 
 
 def send_refund(refund_id: int) -> RefundStatus | None:
@@ -184,7 +187,7 @@ def send_refund(refund_id: int) -> RefundStatus | None:
     refund.attempts += 1
     refund.sent_at = utcnow()
     try:
-        answer = wechat_refunds.apply_refund(
+        answer = get_gateway().apply_refund(
             out_trade_no=donation.out_trade_no,
             out_refund_no=refund.out_refund_no,
             total_fee=donation.amount_fen,
@@ -240,6 +243,7 @@ def _fail(refund: Refund, why: str) -> None:
     record(None, "donation.refund_failed", refund.donation, fund_id=refund.donation.fund_id,
            reason=refund.failure, changes={"refund_id": refund.id})  # fmt: skip
     mark_public_change(db.session())
+    count_on_commit(REFUNDS, "failed")
 
 
 @dataclass(frozen=True)
@@ -327,6 +331,7 @@ def _succeed(refund: Refund, donation: Donation, state: RefundState) -> int:
            changes={"refund_id": refund.id, "amount_fen": refund.amount_fen,
                     "journal_entry_id": entry.id, "status": donation.status})  # fmt: skip
     mark_public_change(db.session())
+    count_on_commit(REFUNDS, "succeeded")
     log.info("refund %s succeeded: %s fen back to the donor of %s", refund.out_refund_no,
              refund.amount_fen, donation.out_trade_no)  # fmt: skip
     return event.id
@@ -338,7 +343,7 @@ def sync_refund(refund: Refund) -> RefundOutcome | None:
     is sent (again)."""
     if refund.status not in OPEN_REFUND_STATUSES:
         return None
-    state = wechat_refunds.query_refund(refund.out_refund_no)
+    state = get_gateway().query_refund(refund.out_refund_no)
     if state is None:
         if refund.status == RefundStatus.REQUESTED:
             send_refund(refund.id)

@@ -35,6 +35,9 @@ class Storage(Protocol):
     def url(self, key: str) -> str:
         """The public URL of `key`."""
 
+    def link_url(self, key: str) -> str:
+        """The URL the app serves `key` at, which signed links (`?sig=`) are made on."""
+
 
 def is_valid_key(key: str) -> bool:
     """Whether `key` has the shape `new_key` gives (nothing else reaches the disk)."""
@@ -108,13 +111,33 @@ class LocalStorage:
         """`<PUBLIC_BASE_URL>/media/<key>`."""
         return f"{self.base_url}/{key}"
 
+    def link_url(self, key: str) -> str:
+        """The same URL: the app serves every file."""
+        return self.url(key)
+
 
 def init_uploads(app: Flask) -> None:
-    """Bind the app's storage: `<instance>/uploads/`, served at `<PUBLIC_BASE_URL>/media/`."""
+    """Bind the app's storage, served at `<PUBLIC_BASE_URL>/media/`: `<instance>/uploads/`
+    (`STORAGE=local`, the default), or a bucket of an S3-compatible store (`STORAGE=s3`)."""
     settings = app.config["SETTINGS"]
-    app.extensions["storage"] = LocalStorage(
-        Path(app.instance_path) / "uploads", f"{settings.public_base_url}/media"
-    )
+    media_base_url = f"{settings.public_base_url}/media"
+    storage_settings = settings.storage
+    if storage_settings.kind == "s3":
+        from backend.uploads import s3
+
+        assert storage_settings.s3_bucket is not None  # checked by Settings
+        app.extensions["storage"] = s3.S3Storage(
+            s3.make_client(storage_settings),
+            storage_settings.s3_bucket,
+            media_base_url,
+            storage_settings.s3_public_base_url,
+        )
+        s3.watch_publication()
+        app.cli.add_command(s3.uploads_cli)
+    else:
+        app.extensions["storage"] = LocalStorage(
+            Path(app.instance_path) / "uploads", media_base_url
+        )
 
 
 def get_storage() -> Storage:

@@ -27,7 +27,8 @@ SIGNATURE_PARAM = "sig"
 def signed_url(key: str) -> str:
     """The URL of the file under `key` with a signature valid for `LINK_SECONDS`."""
     signature = timed_serializer(LINK_SALT).dumps(key)
-    return f"{get_storage().url(key)}?{urlencode({SIGNATURE_PARAM: signature})}"
+    # The app's own /media/ URL: it checks the signature (a public base URL may be a CDN).
+    return f"{get_storage().link_url(key)}?{urlencode({SIGNATURE_PARAM: signature})}"
 
 
 def media_url(upload: Upload, key: str) -> str:

@@ -29,20 +29,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         config = SandboxConfig.from_env()
+        app = create_sandbox_app(config)  # reads the v3 key files when v3 is configured
     except ValueError as exc:
         print(f"wechat sandbox: configuration error: {exc}", file=sys.stderr)
         return 2
-    app = create_sandbox_app(config)
     server = make_server(args.host, args.port, app, threaded=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("the sandbox's control calls are open to anyone who reaches %s", args.host)
     log.info(
-        "WeChat sandbox on http://%s:%s/ for appid %s, mch_id %s, time factor %s",
+        "WeChat sandbox on http://%s:%s/ for appid %s, mch_id %s, time factor %s, pay %s",
         args.host,
         server.server_port,
         config.appid,
         config.mch_id,
         config.time_factor,
+        "v2 and v3" if config.v3_enabled else "v2",
     )
     try:
         server.serve_forever()

@@ -14,6 +14,7 @@ from backend.wechat_sandbox import (
     payer,
     refunds,
     security,
+    v3,
     wxacode,
 )
 from backend.wechat_sandbox.config import SandboxConfig
@@ -41,6 +42,8 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
         payer.bp,
     ):
         app.register_blueprint(blueprint)
+    if config.v3_enabled:
+        v3.register(app, config)
     app.extensions[EXTENSION_KEY] = Sandbox(config)
     return app
 

@@ -92,6 +92,18 @@ class SandboxConfig:
     refund_settle_seconds: float = 60.0
     pay_retry_schedule: tuple[float, ...] = PAY_RETRY_SCHEDULE
     push_retry_schedule: tuple[float, ...] = PUSH_RETRY_SCHEDULE
+    #: WeChat Pay APIv3 (all None: v3 is not served). The APIv3 key, 32 ASCII characters.
+    v3_key: str | None = None
+    #: The merchant API certificate (PEM) whose key signs the merchant's v3 requests.
+    mch_cert_path: str | None = None
+    #: The serial_no requests must name (default: the certificate's own serial).
+    mch_cert_serial: str | None = None
+    #: The sandbox's own private key (PEM), signing v3 answers and notifications.
+    pay_private_key_path: str | None = None
+    #: Wechatpay-Serial of the sandbox's signatures in public-key mode (PUB_KEY_ID_...).
+    pay_public_key_id: str | None = None
+    #: Platform-certificate mode: the certificate here matching the private key names it.
+    platform_certs_dir: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse settings WeChat itself could never have."""
@@ -99,6 +111,22 @@ class SandboxConfig:
             raise ValueError("WECHAT_PAY_KEY must be 32 characters, as WeChat Pay's API key is")
         if self.time_factor <= 0:
             raise ValueError("SANDBOX_TIME_FACTOR must be positive")
+        if self.v3_key is not None:
+            if len(self.v3_key) != 32 or not self.v3_key.isascii():
+                raise ValueError("WECHAT_PAY_V3_KEY must be 32 ASCII characters")
+            if not (self.mch_cert_path and self.pay_private_key_path):
+                raise ValueError(
+                    "WeChat Pay v3 needs WECHAT_MCH_CERT_PATH and SANDBOX_PAY_PRIVATE_KEY_PATH"
+                )
+            if not (self.pay_public_key_id or self.platform_certs_dir):
+                raise ValueError(
+                    "WeChat Pay v3 needs WECHAT_PAY_PUBLIC_KEY_ID or WECHAT_PAY_PLATFORM_CERTS_DIR"
+                )
+
+    @property
+    def v3_enabled(self) -> bool:
+        """Whether the sandbox serves WeChat Pay APIv3 (`/v3/...`) beside v2."""
+        return self.v3_key is not None
 
     @property
     def original_id(self) -> str:
@@ -125,4 +153,10 @@ class SandboxConfig:
             review_words=tuple(parse_words(review)) if review else DEFAULT_REVIEW_WORDS,
             media_callback_url=env.get("SANDBOX_MEDIA_CALLBACK_URL") or None,
             message_token=env.get("SANDBOX_MESSAGE_TOKEN") or DEFAULT_MESSAGE_TOKEN,
+            v3_key=env.get("WECHAT_PAY_V3_KEY") or None,
+            mch_cert_path=env.get("WECHAT_MCH_CERT_PATH") or None,
+            mch_cert_serial=env.get("WECHAT_MCH_CERT_SERIAL") or None,
+            pay_private_key_path=env.get("SANDBOX_PAY_PRIVATE_KEY_PATH") or None,
+            pay_public_key_id=env.get("WECHAT_PAY_PUBLIC_KEY_ID") or None,
+            platform_certs_dir=env.get("WECHAT_PAY_PLATFORM_CERTS_DIR") or None,
         )

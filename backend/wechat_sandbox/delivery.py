@@ -38,6 +38,8 @@ class Prepared:
     url: str | None
     body: bytes
     content_type: str
+    #: Extra headers computed afresh for every attempt (v3 notices are signed per attempt).
+    headers: Callable[[bytes], dict[str, str]] | None = None
 
 
 @dataclass
@@ -259,12 +261,12 @@ class DeliveryManager:
             )
             job.attempts.append(attempt)
         answer_ok = False
+        headers = {"Content-Type": prepared.content_type, "User-Agent": USER_AGENT}
+        if prepared.headers is not None:
+            headers.update(prepared.headers(prepared.body))
         try:
             response = requests.post(
-                prepared.url,
-                data=prepared.body,
-                headers={"Content-Type": prepared.content_type, "User-Agent": USER_AGENT},
-                timeout=job.timeout,
+                prepared.url, data=prepared.body, headers=headers, timeout=job.timeout
             )
         except requests.RequestException as exc:
             status_code, text, error = None, "", f"{type(exc).__name__}: {exc}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from backend.wechat_sandbox import ids
 from backend.wechat_sandbox.clock import BEIJING, wechat_time
@@ -26,7 +26,9 @@ from backend.wechat_sandbox.notify import (
     payment_notice,
 )
 from backend.wechat_sandbox.runtime import Sandbox, current_sandbox
-from backend.wechat_sandbox.state import CLOSED, SUCCESS, Order
+from backend.wechat_sandbox.state import API_V3, CLOSED, SUCCESS, Order
+from backend.wechat_sandbox.v3 import notify as v3_notify
+from backend.wechat_sandbox.v3.keys import EXTENSION_KEY as V3_KEYS
 
 bp = Blueprint("sandbox_payer", __name__, url_prefix="/sandbox")
 
@@ -66,16 +68,16 @@ def order_view(order: Order) -> dict[str, Any]:
     }
 
 
-def _fail_mode(data: dict[str, Any]) -> str | None:
-    """The `fail` field: false/absent, true (= "signature") or one of FAIL_MODES."""
+def _fail_mode(data: dict[str, Any], modes: tuple[str, ...] = FAIL_MODES) -> str | None:
+    """The `fail` field: false/absent, true (= "signature") or one of `modes`."""
     fail = data.get("fail", False)
     if fail is False or fail is None:
         return None
     if fail is True:
         return FORGE_SIGNATURE
-    if fail in FAIL_MODES:
+    if fail in modes:
         return str(fail)
-    raise ControlError(400, f"fail must be a boolean or one of {', '.join(FAIL_MODES)}")
+    raise ControlError(400, f"fail must be a boolean or one of {', '.join(modes)}")
 
 
 def _payable(sandbox: Sandbox, order: Order) -> None:
@@ -93,7 +95,11 @@ def pay() -> Response:
     """Play the payer: pay the order and deliver the payment notice on WeChat's schedule.
 
     `fail`: "signature" (or true) and "amount" send one forged notice and leave the order
-    unpaid; "result" notifies a failed payment (result_code FAIL), order unpaid.
+    unpaid; "result" notifies a failed payment (result_code FAIL), order unpaid. A v3
+    order (placed through /v3/pay/transactions/jsapi) gets a v3 JSON notice; its `fail`
+    modes are "signature", "amount", "key" (resource encrypted with another APIv3 key),
+    "ciphertext" (tampered), "serial" (signed by a key no one knows) and "timestamp" (ten
+    minutes old), each sent once with the order left unpaid.
     `duplicates: N` sends N more copies after the accepted one (or, with `concurrent`,
     together with the first from N+1 threads). `respond_fail_times: N` treats the first N
     answers as lost, so the notice is sent again even when the merchant said SUCCESS.
@@ -109,21 +115,23 @@ def pay() -> Response:
     concurrent = data.get("concurrent", False)
     if not isinstance(concurrent, bool):
         raise ControlError(400, "concurrent must be a boolean")
-    fail = _fail_mode(data)
     now = sandbox.clock.now()
     with sandbox.state.lock:
         order = sandbox.state.orders.get(out_trade_no)
         if order is None:
             raise ControlError(404, "ORDERNOTEXIST: no such out_trade_no")
-        if fail in (FORGE_SIGNATURE, FORGE_AMOUNT):
+        v3 = order.api == API_V3
+        # v3 has no notice of a failed payment; it has more ways to forge one.
+        fail = _fail_mode(data, v3_notify.FAIL_MODES if v3 else FAIL_MODES)
+        forged_once = fail is not None and (v3 or fail in (FORGE_SIGNATURE, FORGE_AMOUNT))
+        if forged_once:
             # A forgery as an attacker would send it: the sandbox's order stays as it is.
-            forged = dataclasses.replace(
+            notice_order = dataclasses.replace(
                 order,
                 status=SUCCESS,
                 transaction_id=order.transaction_id or ids.transaction_id(now),
                 paid_at=order.paid_at or now,
             )
-            body = payment_notice(forged, config, fail)
         else:
             _payable(sandbox, order)
             if fail is None:
@@ -131,14 +139,20 @@ def pay() -> Response:
                 order.transaction_id = ids.transaction_id(now)
                 order.paid_at = now
                 order.bank_type = str(data.get("bank_type") or "OTHERS")
-            body = payment_notice(order, config, fail)
+            notice_order = order
+        if v3:
+            keys = current_app.extensions[V3_KEYS]
+            prepared = v3_notify.payment_prepared(keys, notice_order, now, fail)
+        else:
+            prepared = Prepared(
+                order.notify_url, payment_notice(notice_order, config, fail), "text/xml"
+            )
         view = order_view(order)
-    forged_once = fail in (FORGE_SIGNATURE, FORGE_AMOUNT)
     job = sandbox.deliveries.submit(
         Job(
             kind="payment",
-            prepare=lambda: Prepared(order.notify_url, body, "text/xml"),
-            accepts=merchant_accepted,
+            prepare=lambda: prepared,
+            accepts=v3_notify.merchant_accepted if v3 else merchant_accepted,
             delays=()
             if forged_once
             else tuple(config.scaled(g) for g in config.pay_retry_schedule),

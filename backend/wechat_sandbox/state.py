@@ -13,6 +13,10 @@ SUCCESS = "SUCCESS"
 CLOSED = "CLOSED"
 REFUND = "REFUND"
 
+# The API an order was placed through: its notices follow that API's format.
+API_V2 = "v2"
+API_V3 = "v3"
+
 TRADE_STATE_DESC = {
     SUCCESS: "支付成功",
     REFUND: "转入退款",
@@ -85,6 +89,7 @@ class Order:
     bank_type: str = "OTHERS"
     closed_at: datetime | None = None
     refunds: list[Refund] = field(default_factory=list)
+    api: str = API_V2  # API_V2 (unifiedorder) or API_V3 (/v3/pay/transactions/jsapi)
 
     @property
     def trade_state(self) -> str:
@@ -113,6 +118,10 @@ class SandboxState:
     media_checks: list[dict[str, Any]] = field(default_factory=list)
     #: every getwxacodeunlimit request: scene, page, width, env_version, check_path, errcode
     wxa_codes: list[dict[str, Any]] = field(default_factory=list)
+    #: v3 bill files by download token
+    bills: dict[str, bytes] = field(default_factory=dict)
+    #: out_refund_no -> how a v3 refund ends instead of SUCCESS (ABNORMAL or CLOSED)
+    refund_outcomes: dict[str, str] = field(default_factory=dict)
 
     def clear(self) -> None:
         """Forget everything (the lock stays)."""
@@ -126,6 +135,8 @@ class SandboxState:
             self.refusing_openids.clear()
             self.media_checks.clear()
             self.wxa_codes.clear()
+            self.bills.clear()
+            self.refund_outcomes.clear()
 
     def order_by_transaction_id(self, transaction_id: str) -> Order | None:
         """The order paid under `transaction_id`."""
