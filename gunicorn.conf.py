@@ -56,8 +56,10 @@ worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000, 1, 100_000)
 timeout = _int("GUNICORN_TIMEOUT", 60, 1, 3600)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30, 1, 3600)
 keepalive = _int("GUNICORN_KEEPALIVE", 5, 0, 300)
-# A new worker after this many requests (with jitter) bounds any slow leak.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 5000, 0, 10_000_000)
+# A new worker after this many requests (with jitter) would bound a slow leak; off (0) by
+# default: a new worker costs an app start (about a second of CPU) and begins with empty
+# copies of the counters and public answers, which under load is a stall every few seconds.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 0, 0, 10_000_000)
 max_requests_jitter = max_requests // 10
 
 # Requests larger than a real client sends are refused before the app sees them.

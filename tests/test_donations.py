@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,6 +15,7 @@ from backend.extensions import db
 from backend.ledger.models import JournalEntry, JournalLine
 from backend.needs.models import Need, NeedStatus
 from backend.progress.models import OutboxEvent
+from tests import v3_support
 from tests.payments_support import (
     notification,
     sandbox_pay,
@@ -21,7 +24,15 @@ from tests.payments_support import (
 )
 from tests.permissions import login
 from tests.support import assert_error_shape
-from tests.v3_support import assert_signed_payment, both_pay_versions
+from tests.v3_support import (
+    answer_of,
+    assert_signed_payment,
+    both_pay_versions,
+    paid_notice,
+    resign,
+)
+from tests.v3_support import notification as v3n
+from tests.v3_support import transaction as v3t
 
 pytestmark = pytest.mark.usefixtures("demo", "live_server")
 
@@ -131,48 +142,109 @@ def test_many_copies_at_once_count_once(client, app, donor, wechat_sandbox) -> N
     assert state["notices"] == len(attempts)
 
 
+@both_pay_versions
 def test_the_same_notification_posted_concurrently_counts_once(
-    client, app, donor, live_server
+    client, app, donor, live_server, pay_version, pay_environ
 ) -> None:
     need = open_need(app)
     before = progress(client, need.id)
     order = donate(client, donor["token"], need_id=need.id, amount_fen=777)
-    body = to_xml(notification(order["out_trade_no"], 777))
-    url = f"{live_server}/api/v1/payments/wechat/notify"
+    if pay_version == "v3":
+        body, headers = v3_support.notification(
+            pay_environ, v3_support.transaction(order["out_trade_no"], 777)
+        )
+        url = f"{live_server}{v3_support.NOTIFY}"
+    else:
+        body, headers = to_xml(notification(order["out_trade_no"], 777)), {}
+        url = f"{live_server}/api/v1/payments/wechat/notify"
     with ThreadPoolExecutor(max_workers=12) as pool:
-        answers = list(pool.map(lambda _: requests.post(url, data=body, timeout=30), range(24)))
-    assert all(a.status_code == 200 for a in answers)
-    assert all("<return_code><![CDATA[SUCCESS]]>" in a.text for a in answers)
+        answers = list(pool.map(
+            lambda _: requests.post(url, data=body, headers=headers, timeout=30), range(24)))  # fmt: skip
+    if pay_version == "v3":
+        assert all(a.status_code == 204 for a in answers), [a.text for a in answers]
+    else:
+        assert all(a.status_code == 200 for a in answers)
+        assert all("<return_code><![CDATA[SUCCESS]]>" in a.text for a in answers)
     after = progress(client, need.id)
     assert after["raised_fen"] - before["raised_fen"] == 777
     assert after["donation_count"] - before["donation_count"] == 1
     assert counts(app, order["out_trade_no"])["entries"] == 1
 
 
+#: notifications WeChat Pay v2 would refuse: (name, body of (out_trade_no, fee))
+V2_BAD = [
+    ("forged signature", lambda no, fee: to_xml(notification(no, fee), sign="0" * 32)),
+    ("signed with another key", lambda no, fee: to_xml(notification(no, fee), key="k" * 32)),
+    ("changed amount", lambda no, fee: to_xml(notification(no, fee + 1))),
+    ("wrong appid", lambda no, fee: to_xml(notification(no, fee, appid="wx0000000000other"))),
+    ("wrong mch_id", lambda no, fee: to_xml(notification(no, fee, mch_id="1900000999"))),
+    ("unknown order", lambda no, fee: to_xml(notification("LS" + "9" * 30, fee))),
+    ("malformed xml", lambda no, fee: b"<xml><return_code>SUCCESS</xml"),
+    ("not xml", lambda no, fee: b"return_code=SUCCESS"),
+    ("empty", lambda no, fee: b""),
+    ("entity bomb", lambda no, fee: (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        b"<xml><return_code>&c;</return_code></xml>")),
+    ("external entity", lambda no, fee: (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        b"<xml><return_code>&e;</return_code></xml>")),
+    ("oversized", lambda no, fee: to_xml(notification(no, fee, attach="x" * 20_000))),
+    ("nested element", lambda no, fee: b"<xml><out_trade_no><a>1</a></out_trade_no></xml>"),
+]  # fmt: skip
+
+
+def v3_signed(env: dict[str, str], body: bytes) -> tuple[bytes, dict[str, str]]:
+    """A body WeChat's key signed, whatever it holds."""
+    return body, resign(env, body)
+
+
+def v3_forged(env: dict[str, str], no: str, fee: int) -> tuple[bytes, dict[str, str]]:
+    body, headers = v3n(env, v3t(no, fee))
+    return body, {**headers, "Wechatpay-Signature": base64.b64encode(bytes(256)).decode()}
+
+
+#: the same notifications as v3 would have them: (name, (body, headers) of (env, no, fee))
+V3_BAD = [
+    ("forged signature", v3_forged),
+    ("signed with another key", lambda env, no, fee: v3n(
+        env, v3t(no, fee), private_pem_path=env["WECHAT_MCH_KEY_PATH"])),
+    ("resource encrypted with another APIv3 key", lambda env, no, fee: v3n(
+        env, v3t(no, fee), api_v3_key="another-apiv3-key-of-32-bytes!!!")),
+    ("tampered ciphertext", lambda env, no, fee: v3n(env, v3t(no, fee), tamper=True)),
+    ("changed amount", lambda env, no, fee: v3n(env, v3t(no, fee + 1))),
+    ("wrong appid", lambda env, no, fee: v3n(env, v3t(no, fee, appid="wx0000000000other"))),
+    ("wrong mchid", lambda env, no, fee: v3n(env, v3t(no, fee, mchid="1900000999"))),
+    ("unknown order", lambda env, no, fee: v3n(env, v3t("LS" + "9" * 30, fee))),
+    ("stale timestamp", lambda env, no, fee: v3n(
+        env, v3t(no, fee), timestamp=int(time.time()) - 330)),
+    ("unknown serial", lambda env, no, fee: v3n(
+        env, v3t(no, fee), serial="PUB_KEY_ID_0114232134912410000000000000000000")),
+    ("not json", lambda env, no, fee: v3_signed(env, b"return_code=SUCCESS")),
+    ("empty", lambda env, no, fee: v3_signed(env, b"")),
+    ("oversized", lambda env, no, fee: v3n(env, v3t(no, fee, attach="x" * 20_000))),
+]  # fmt: skip
+#: v3's status for each: 401 unless WeChat's signature held and the resource decrypted
+V3_STATUS = {"changed amount": 400, "wrong appid": 400, "wrong mchid": 400,
+             "unknown order": 400, "oversized": 413}  # fmt: skip
+
+
+#: (version, name) of each case: one v2 and one v3 app serve them all, as for
+#: `both_pay_versions` (session scope; a case names its version so that pytest groups them)
+BAD_CASES = [("v2", name) for name, _ in V2_BAD] + [("v3", name) for name, _ in V3_BAD]
+
+
 @pytest.mark.parametrize(
-    ("name", "make_body"),
-    [
-        ("forged signature", lambda no, fee: to_xml(notification(no, fee), sign="0" * 32)),
-        ("signed with another key", lambda no, fee: to_xml(notification(no, fee), key="k" * 32)),
-        ("changed amount", lambda no, fee: to_xml(notification(no, fee + 1))),
-        ("wrong appid", lambda no, fee: to_xml(notification(no, fee, appid="wx0000000000other"))),
-        ("wrong mch_id", lambda no, fee: to_xml(notification(no, fee, mch_id="1900000999"))),
-        ("unknown order", lambda no, fee: to_xml(notification("LS" + "9" * 30, fee))),
-        ("malformed xml", lambda no, fee: b"<xml><return_code>SUCCESS</xml"),
-        ("not xml", lambda no, fee: b"return_code=SUCCESS"),
-        ("empty", lambda no, fee: b""),
-        ("entity bomb", lambda no, fee: (
-            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
-            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>'
-            b"<xml><return_code>&c;</return_code></xml>")),
-        ("external entity", lambda no, fee: (
-            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-            b"<xml><return_code>&e;</return_code></xml>")),
-        ("oversized", lambda no, fee: to_xml(notification(no, fee, attach="x" * 20_000))),
-        ("nested element", lambda no, fee: b"<xml><out_trade_no><a>1</a></out_trade_no></xml>"),
-    ],
-)  # fmt: skip
-def test_bad_notifications_fail_and_change_nothing(client, app, donor, name, make_body) -> None:
+    ("pay_version", "case"),
+    [(version, (version, name)) for version, name in BAD_CASES],
+    ids=[f"{version}-{name}" for version, name in BAD_CASES],
+    indirect=["pay_version"],
+    scope="session",
+)
+def test_bad_notifications_fail_and_change_nothing(
+    client, app, donor, pay_version, pay_environ, case
+) -> None:
+    name = case[1]
     need = open_need(app)
     order = donate(client, donor["token"], need_id=need.id, amount_fen=300)
     before = progress(client, need.id)
@@ -183,12 +255,18 @@ def test_bad_notifications_fail_and_change_nothing(client, app, donor, name, mak
         tallied = db.session.scalar(
             sa.select(sa.func.coalesce(sa.func.sum(RejectedNotification.count), 0))
         )
-    response = client.post("/api/v1/payments/wechat/notify",
-                           data=make_body(order["out_trade_no"], 300),
-                           content_type="text/xml")  # fmt: skip
-    assert response.status_code in (200, 400, 413), name
-    if response.status_code == 200:
-        assert "<return_code><![CDATA[FAIL]]>" in response.get_data(as_text=True), name
+    if pay_version == "v3":
+        body, headers = dict(V3_BAD)[name](pay_environ, order["out_trade_no"], 300)
+        response = client.post(v3_support.NOTIFY, data=body, headers=headers)
+        assert response.status_code == V3_STATUS.get(name, 401), (name, response.data)
+        assert answer_of("v3", response.status_code, response.get_data(as_text=True)) == "FAIL"
+    else:
+        response = client.post("/api/v1/payments/wechat/notify",
+                               data=dict(V2_BAD)[name](order["out_trade_no"], 300),
+                               content_type="text/xml")  # fmt: skip
+        assert response.status_code in (200, 400, 413), name
+        if response.status_code == 200:
+            assert "<return_code><![CDATA[FAIL]]>" in response.get_data(as_text=True), name
     state = counts(app, order["out_trade_no"])
     assert state["status"] == "pending"
     assert state["entries"] == 0
@@ -210,14 +288,20 @@ def test_bad_notifications_fail_and_change_nothing(client, app, donor, name, mak
             assert last.outcome.startswith(("rejected", "unknown", "amount")), (name, last.outcome)
 
 
-def test_idempotency_key_replays_the_first_answer(client, app, donor) -> None:
+@both_pay_versions
+def test_idempotency_key_replays_the_first_answer(
+    client, app, donor, pay_version, pay_environ
+) -> None:
     need = open_need(app)
     headers = {**auth(donor["token"]), "Idempotency-Key": "retry-key-0001"}
     body = {"need_id": need.id, "amount_fen": 888}
     first = client.post("/api/v1/donations", json=body, headers=headers)
     second = client.post("/api/v1/donations", json=body, headers=headers)
     assert first.status_code == second.status_code == 201
+    # the replay carries the first answer's payment parameters, still signed as the
+    # version's client checks them (v3's RSA signature covers a timestamp and a nonce)
     assert first.get_json() == second.get_json()
+    assert_signed_payment(second.get_json()["payment"], pay_version, pay_environ)
     other = client.post("/api/v1/donations", json={**body, "amount_fen": 889}, headers=headers)
     assert other.status_code == 409
     assert_error_shape(other.get_json(), 409, "idempotency_key_reused")
@@ -317,6 +401,7 @@ def test_login_rate_limit(make_app, app, clock) -> None:
     assert codes == [200, 200, 200, 429]
 
 
+@both_pay_versions
 def test_public_ledgers_show_masked_donors_and_journal_balances(
     client, app, wechat_sandbox
 ) -> None:
@@ -421,16 +506,23 @@ def test_a_copy_waiting_on_the_first_finds_the_order_paid(client, app, donor) ->
     assert counts(app, order["out_trade_no"])["entries"] == 1
 
 
-def test_a_second_transaction_for_a_paid_order_is_refused(client, app, donor, caplog) -> None:
+@both_pay_versions
+def test_a_second_transaction_for_a_paid_order_is_refused(
+    client, app, donor, caplog, pay_version, pay_environ
+) -> None:
     need = open_need(app)
     order = donate(client, donor["token"], need_id=need.id, amount_fen=4321)
-    paid = client.post("/api/v1/payments/wechat/notify",
-                       data=to_xml(notification(order["out_trade_no"], 4321)))  # fmt: skip
-    assert b"SUCCESS" in paid.data
+    path, body, headers = paid_notice(pay_version, pay_environ, order["out_trade_no"], 4321)
+    paid = client.post(path, data=body, headers=headers)
+    assert answer_of(pay_version, paid.status_code, paid.get_data(as_text=True)) == "SUCCESS"
     before = progress(client, need.id)
-    other = to_xml(notification(order["out_trade_no"], 4321, transaction_id="4200" + "7" * 24))
-    answer = client.post("/api/v1/payments/wechat/notify", data=other)
-    assert "<return_code><![CDATA[FAIL]]>" in answer.get_data(as_text=True)
+    # WeChat's genuine notice (v3: signed and encrypted) naming another transaction
+    path, other, headers = paid_notice(pay_version, pay_environ, order["out_trade_no"], 4321,
+                                       transaction_id="4200" + "7" * 24)  # fmt: skip
+    answer = client.post(path, data=other, headers=headers)
+    assert answer_of(pay_version, answer.status_code, answer.get_data(as_text=True)) == "FAIL"
+    if pay_version == "v3":
+        assert answer.status_code == 400, answer.data
     assert "ALERT second transaction" in caplog.text
     assert progress(client, need.id)["raised_fen"] == before["raised_fen"]
     assert counts(app, order["out_trade_no"]) == {"status": "paid", "entries": 1, "notices": 2}

@@ -224,3 +224,28 @@ def test_no_response_grants_cors(client, method: str, path: str) -> None:
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})  # fmt: skip
     names = [name for name, _ in response.headers.items()]
     assert names and not any(name.lower().startswith("access-control-") for name in names)
+
+
+def test_a_busy_bucket_is_leased_yet_exact_at_its_limit(app) -> None:
+    """A bucket called often takes its calls from Redis several at a time (far fewer round
+    trips), still refuses the first call past its allowance, and a quiet bucket is asked
+    every time."""
+    from backend.common.ratelimit import take
+
+    def evals() -> int:
+        stats = app.extensions["redis"].info("commandstats")
+        return sum(v["calls"] for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+
+    with app.test_request_context():
+        busy = f"test:busy:{secrets.token_hex(4)}"
+        before = evals()
+        answers = [take(busy, 120) for _ in range(120)]
+        used = evals() - before
+        assert answers == [0] * 120
+        assert take(busy, 120) > 0  # the 121st within the minute: refused
+        assert used < 40, used  # leases: a round trip for many calls, not one each
+        quiet = f"test:quiet:{secrets.token_hex(4)}"
+        before = evals()
+        assert [take(quiet, 3) for _ in range(4)][:3] == [0, 0, 0]
+        assert evals() - before >= 3  # a burst of three: one call at a time
+        assert take(quiet, 3) > 0

@@ -10,12 +10,16 @@ counter plus the committed events it has not counted yet equals PostgreSQL; a ne
 funded only once its goal is reached. Once the worker's jobs have run, the progress read
 through the API equals PostgreSQL's sums to the fen, and no counter differs.
 
-Bounded for CI: about ten examples of about twenty steps, some ten seconds.
+It runs on WeChat Pay v2 (XML notices) and on v3 (signed, encrypted JSON notices, posted
+to the v3 endpoint of an app and sandbox speaking v3), the same rules and checks on both.
+
+Bounded for CI: about ten examples of about twenty steps on v2, some ten seconds; fewer on v3.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -44,18 +48,21 @@ from backend.extensions import db
 from backend.funds.models import Foundation, Fund
 from backend.jobs import tasks
 from backend.needs.models import Need, NeedCategory, NeedStatus
+from backend.payments.v3 import V3Keys, parse_v3_notification
 from backend.payments.wechat_pay import parse_notification
 from backend.progress import service as progress
 from backend.progress.counter import applied_key, fund_key, need_key
 from backend.regions.models import Region, RegionLevel
 from tests.payments_support import notification, to_xml
 from tests.permissions import login
+from tests.v3_support import answer_of, both_pay_versions, resign
+from tests.v3_support import notification as v3_notification
+from tests.v3_support import transaction as v3_transaction
 
 #: two goals no run reaches, and one that a payment or two reach (the need is then funded)
 GOALS_FEN = (10_000_000_000, 10_000_000_000, 5_000)
-NOTIFY = "/api/v1/payments/wechat/notify"
-SUCCESS = "<return_code><![CDATA[SUCCESS]]></return_code>"
-FAIL = "<return_code><![CDATA[FAIL]]></return_code>"
+NOTIFY = {"v2": "/api/v1/payments/wechat/notify", "v3": "/api/v1/payments/wechat/v3/notify"}
+SUCCESS, FAIL = "SUCCESS", "FAIL"
 
 SETTINGS = settings(
     max_examples=10,
@@ -64,12 +71,30 @@ SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+#: v3 runs fewer examples (its notices are RSA-signed; the v2 run covers the breadth)
+EXAMPLES = {"v2": 10, "v3": 6}
 
 #: one of the needs (by position), or the fund's general pool (the last)
 WHERE = st.integers(0, len(GOALS_FEN))
 #: 0.01 to 500 yuan, half of them small
 AMOUNT = st.one_of(st.integers(1, 1_000), st.integers(1_001, 50_000))
-BAD_KINDS = ("wrong amount", "forged signature", "other key", "wrong appid", "wrong mch_id")
+BAD_KINDS = {
+    "v2": ("wrong amount", "forged signature", "other key", "wrong appid", "wrong mch_id"),
+    "v3": ("wrong amount", "forged signature", "other key", "wrong appid", "wrong mch_id",
+           "other apiv3 key", "tampered ciphertext", "stale timestamp"),
+}  # fmt: skip
+#: refused before WeChat's signature held (v3: or before the resource decrypted): tallied
+#: in rejected_notifications, not kept whole
+UNSIGNED = {"forged signature", "other key", "other apiv3 key", "tampered ciphertext",
+            "stale timestamp"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification as posted: its body and headers."""
+
+    body: bytes
+    headers: dict[str, str]
 
 
 @dataclass
@@ -81,6 +106,9 @@ class World:
     foundation_id: int
     region_id: int
     token: str
+    #: "v2" or "v3", and v3's key material (empty on v2)
+    pay_version: str = "v2"
+    environ: dict[str, str] | None = None
 
 
 @dataclass
@@ -98,7 +126,8 @@ class Order:
     notices: int = 0
 
 
-def make_world(app: Flask, live_server: str) -> World:
+def make_world(app: Flask, live_server: str, pay_version: str = "v2",
+               environ: dict[str, str] | None = None) -> World:  # fmt: skip
     """A region and a foundation of the test's own, and a donor's token."""
     tag = secrets.token_hex(4)
     with app.app_context():
@@ -110,7 +139,8 @@ def make_world(app: Flask, live_server: str) -> World:
         ids = region.id, foundation.id
         db.session.remove()
     token = login(app.test_client(), "property_donor")["token"]
-    return World(app, live_server, region_id=ids[0], foundation_id=ids[1], token=token)
+    return World(app, live_server, region_id=ids[0], foundation_id=ids[1], token=token,
+                 pay_version=pay_version, environ=environ or {})  # fmt: skip
 
 
 def rows(app: Flask, query: str, **params: Any) -> list[sa.Row]:
@@ -141,6 +171,9 @@ class PaymentMachine(RuleBasedStateMachine):
         self.app = world.app
         self.client = world.app.test_client()
         self.redis = world.app.extensions["redis"]
+        self.version = world.pay_version
+        self.environ = world.environ or {}
+        self.path = NOTIFY[self.version]
         self.model: dict[str, Order] = {}
         #: needs the model knows to be funded (the database must agree)
         self.funded: set[int] = set()
@@ -182,11 +215,50 @@ class PaymentMachine(RuleBasedStateMachine):
     def reached(self, need_id: int) -> bool:
         return self.of_need(need_id)[0] >= self.goals[need_id]
 
-    def signed(self, order: Order, **changes: Any) -> bytes:
-        """WeChat's notification of the order's payment (one transaction id per order)."""
-        fields = notification(order.out_trade_no, order.amount_fen,
-                              transaction_id=order.transaction_id)  # fmt: skip
-        return to_xml({**fields, **changes})
+    def signed(self, order: Order, *, total: int | None = None, paid: bool = True,
+               transaction_id: str | None = None, appid: str | None = None,
+               mchid: str | None = None, **v3: Any) -> Notice:  # fmt: skip
+        """WeChat's notification of the order's payment (one transaction id per order), in
+        the version's form, each field changeable; `v3`: how v3's notice is made wrong
+        (`tests.v3_support.notification`'s options)."""
+        total = order.amount_fen if total is None else total
+        transaction_id = transaction_id or order.transaction_id
+        if self.version == "v3":
+            changes: dict[str, Any] = {"transaction_id": transaction_id}
+            if not paid:
+                changes.update(trade_state="PAYERROR", trade_state_desc="支付失败")
+            changes.update({k: v for k, v in (("appid", appid), ("mchid", mchid)) if v})
+            inner = v3_transaction(order.out_trade_no, total, **changes)
+            return Notice(*v3_notification(self.environ, inner, **v3))
+        fields = notification(order.out_trade_no, total, transaction_id=transaction_id)
+        if not paid:
+            fields["result_code"] = "FAIL"
+        fields.update({k: v for k, v in (("appid", appid), ("mch_id", mchid)) if v})
+        return Notice(to_xml(fields), {"Content-Type": "text/xml"})
+
+    def forged(self, order: Order, kind: str) -> Notice:
+        """A notice WeChat's key did not sign (or, v3, whose resource is not ours)."""
+        if self.version == "v2":
+            fields = notification(order.out_trade_no, order.amount_fen)
+            body = to_xml(fields, sign="0" * 32) if kind == "forged signature" else (
+                to_xml(fields, key="k" * 32))  # fmt: skip
+            return Notice(body, {"Content-Type": "text/xml"})
+        if kind == "forged signature":
+            notice = self.signed(order)
+            return Notice(notice.body, {**notice.headers,
+                                        "Wechatpay-Signature": resign(self.environ, b"x")[
+                                            "Wechatpay-Signature"]})  # fmt: skip
+        options = {
+            "other key": {"private_pem_path": self.environ["WECHAT_MCH_KEY_PATH"]},
+            "other apiv3 key": {"api_v3_key": "another-apiv3-key-of-32-bytes!!!"},
+            "tampered ciphertext": {"tamper": True},
+            "stale timestamp": {"timestamp": int(time.time()) - 330},
+        }[kind]
+        return self.signed(order, **options)
+
+    def answer(self, status: int, text: str) -> str:
+        """SUCCESS or FAIL, the answer's form checked for the version."""
+        return answer_of(self.version, status, text)
 
     def need_statuses(self) -> dict[int, NeedStatus]:
         with self.app.app_context():
@@ -300,10 +372,11 @@ class PaymentMachine(RuleBasedStateMachine):
     def notify(self, out_trade_no: str) -> None:
         """WeChat's signed notification; for a paid order a duplicate, answered SUCCESS too."""
         order = self.model[out_trade_no]
-        response = self.client.post(NOTIFY, data=self.signed(order), content_type="text/xml")
+        notice = self.signed(order)
+        response = self.client.post(self.path, data=notice.body, headers=notice.headers)
         order.notices += 1
-        assert response.status_code == 200
-        assert SUCCESS in response.get_data(as_text=True), response.get_data(as_text=True)
+        text = response.get_data(as_text=True)
+        assert self.answer(response.status_code, text) == SUCCESS, text
         self.paid_over_http([order])
 
     @rule(out_trade_no=orders, copies=st.integers(2, 6))
@@ -312,7 +385,7 @@ class PaymentMachine(RuleBasedStateMachine):
         order = self.model[out_trade_no]
         answers = self.post_concurrently([self.signed(order)] * copies)
         order.notices += copies
-        assert all(SUCCESS in a for a in answers), answers
+        assert answers == [SUCCESS] * len(answers), answers
         self.paid_over_http([order])
 
     @rule(out_trade_nos=st.lists(orders, min_size=2, max_size=4, unique=True))
@@ -322,15 +395,17 @@ class PaymentMachine(RuleBasedStateMachine):
         answers = self.post_concurrently([self.signed(o) for o in chosen])
         for order in chosen:
             order.notices += 1
-        assert all(SUCCESS in a for a in answers), answers
+        assert answers == [SUCCESS] * len(answers), answers
         self.paid_over_http(chosen)
 
-    def post_concurrently(self, bodies: list[bytes]) -> list[str]:
-        url = f"{self.world.live_server}{NOTIFY}"
-        with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
-            answers = list(pool.map(lambda b: requests.post(url, data=b, timeout=30), bodies))
-        assert all(a.status_code == 200 for a in answers), [a.status_code for a in answers]
-        return [a.text for a in answers]
+    def post_concurrently(self, notices: list[Notice]) -> list[str]:
+        """Post at once over HTTP; WeChat's reading of each answer (its form checked)."""
+        url = f"{self.world.live_server}{self.path}"
+        with ThreadPoolExecutor(max_workers=len(notices)) as pool:
+            answers = list(pool.map(
+                lambda n: requests.post(url, data=n.body, headers=n.headers, timeout=30),
+                notices))  # fmt: skip
+        return [self.answer(a.status_code, a.text) for a in answers]
 
     def paid_over_http(self, orders: list[Order]) -> None:
         newly = [o for o in orders if o.status != "paid"]
@@ -343,7 +418,12 @@ class PaymentMachine(RuleBasedStateMachine):
         """A payment committed by a process that dies before it touches Redis."""
         order = self.model[out_trade_no]
         with self.app.app_context():
-            notice = parse_notification(self.signed(order), self.app.config["SETTINGS"])
+            signed, settings_ = self.signed(order), self.app.config["SETTINGS"]
+            if self.version == "v3":
+                keys = V3Keys.from_settings(settings_)
+                notice = parse_v3_notification(signed.headers, signed.body, keys).payment
+            else:
+                notice = parse_notification(signed.body, settings_)
             outcome = apply_payment(notice)
             db.session.commit()
             db.session.remove()
@@ -351,30 +431,27 @@ class PaymentMachine(RuleBasedStateMachine):
         order.status = "paid"
         self.observe_funding([])
 
-    @rule(out_trade_no=orders, kind=st.sampled_from(BAD_KINDS))
-    def bad_notification(self, out_trade_no: str, kind: str) -> None:
+    @rule(out_trade_no=orders, data=st.data())
+    def bad_notification(self, out_trade_no: str, data: st.DataObject) -> None:
         """A notification that must be refused (FAIL) and change nothing."""
+        kind = data.draw(st.sampled_from(BAD_KINDS[self.version]), label="kind")
         order = self.model[out_trade_no]
         if kind == "wrong amount":
-            body = self.signed(order, total_fee=order.amount_fen + 1,
-                               cash_fee=order.amount_fen + 1)  # fmt: skip
-        elif kind == "forged signature":
-            body = to_xml(notification(order.out_trade_no, order.amount_fen), sign="0" * 32)
-        elif kind == "other key":
-            body = to_xml(notification(order.out_trade_no, order.amount_fen), key="k" * 32)
+            notice = self.signed(order, total=order.amount_fen + 1)
         elif kind == "wrong appid":
-            body = self.signed(order, appid="wx0000000000other")
+            notice = self.signed(order, appid="wx0000000000other")
+        elif kind == "wrong mch_id":
+            notice = self.signed(order, mchid="1900000999")
         else:
-            body = self.signed(order, mch_id="1900000999")
+            notice = self.forged(order, kind)
         # Refused before the signature held: tallied in rejected_notifications, not kept whole.
-        unsigned = kind in ("forged signature", "other key")
-        self.refused(order, body, FAIL, kept=not unsigned)
+        self.refused(order, notice, FAIL, kept=kind not in UNSIGNED)
 
     @rule(out_trade_no=orders)
     def not_paid_notification(self, out_trade_no: str) -> None:
         """A failed payment's notification is handled (SUCCESS) and credits nothing."""
         order = self.model[out_trade_no]
-        self.refused(order, self.signed(order, result_code="FAIL"), SUCCESS)
+        self.refused(order, self.signed(order, paid=False), SUCCESS)
 
     @rule(out_trade_no=orders)
     def second_transaction(self, out_trade_no: str) -> None:
@@ -383,12 +460,16 @@ class PaymentMachine(RuleBasedStateMachine):
         if order.status == "paid":
             self.refused(order, self.signed(order, transaction_id=new_transaction_id()), FAIL)
 
-    def refused(self, order: Order, body: bytes, expected: str, kept: bool = True) -> None:
+    def refused(self, order: Order, notice: Notice, expected: str, kept: bool = True) -> None:
         before = self.snapshot(order)
-        response = self.client.post(NOTIFY, data=body, content_type="text/xml")
+        response = self.client.post(self.path, data=notice.body, headers=notice.headers)
         order.notices += 1 if kept else 0
-        assert response.status_code == 200
-        assert expected in response.get_data(as_text=True), response.get_data(as_text=True)
+        text = response.get_data(as_text=True)
+        assert self.answer(response.status_code, text) == expected, text
+        if self.version == "v2":
+            assert response.status_code == 200
+        elif expected == FAIL:  # v3: 401 unless WeChat's signature held and it decrypted
+            assert response.status_code == (400 if kept else 401), (response.status_code, text)
         assert self.snapshot(order) == before
 
     # -- Redis and the worker -------------------------------------------------------------
@@ -588,15 +669,22 @@ class PaymentMachine(RuleBasedStateMachine):
             tasks.fund_reached_needs()
 
 
+@both_pay_versions
 @pytest.mark.usefixtures("wechat_sandbox", "clean")
-def test_payments_keep_the_books_and_the_counters(app: Flask, live_server: str) -> None:
-    world = make_world(app, live_server)
-    run_state_machine_as_test(lambda: PaymentMachine(world), settings=SETTINGS)
+def test_payments_keep_the_books_and_the_counters(
+    app: Flask, live_server: str, pay_version: str, pay_environ: dict[str, str]
+) -> None:
+    world = make_world(app, live_server, pay_version, pay_environ)
+    run_state_machine_as_test(
+        lambda: PaymentMachine(world),
+        settings=settings(SETTINGS, max_examples=EXAMPLES[pay_version]),
+    )
 
 
+@both_pay_versions
 @pytest.mark.usefixtures("wechat_sandbox", "clean")
 def test_an_event_a_rebuild_counted_is_not_reported_as_a_difference(
-    app: Flask, live_server: str
+    app: Flask, live_server: str, pay_version: str, pay_environ: dict[str, str]
 ) -> None:
     """Events committed but not applied are no difference, even once a rebuild counted them.
 
@@ -604,7 +692,7 @@ def test_an_event_a_rebuild_counted_is_not_reported_as_a_difference(
     not add them to what Redis holds a second time (it once did, reporting, rebuilding and
     logging a right counter as wrong until the worker applied the event).
     """
-    machine = PaymentMachine(make_world(app, live_server))
+    machine = PaymentMachine(make_world(app, live_server, pay_version, pay_environ))
     first, second = machine.order(0, 100), machine.order(0, 200)
     machine.crash_after_commit(first)  # committed; the process dies before Redis
     machine.notify(second)  # the need's counter, missing, is rebuilt: it counts both

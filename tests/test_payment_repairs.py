@@ -19,19 +19,16 @@ from backend.extensions import db
 from backend.funds.models import Fund
 from backend.jobs import tasks
 from backend.needs.models import Need, NeedCategory, NeedStatus
-from backend.payments.wechat_pay import parse_notification
 from backend.progress.counter import need_key
 from backend.progress.service import rebuild_need
 from tests.conftest import free_port
 from tests.payments_support import (
     move_sandbox_clock,
-    notification,
     sandbox_pay,
-    to_xml,
     wait_deliveries,
 )
 from tests.permissions import login
-from tests.v3_support import both_pay_versions
+from tests.v3_support import answer_of, both_pay_versions, paid_notice, parsed_notice
 
 pytestmark = pytest.mark.usefixtures("demo", "live_server")
 
@@ -68,16 +65,21 @@ def status_of(app, donation_id: int) -> DonationStatus:
         return db.session.get(Donation, donation_id).status
 
 
-def test_redis_down_during_a_notification(make_app, app, donor, private_redis) -> None:
+@both_pay_versions
+def test_redis_down_during_a_notification(
+    make_app, app, donor, private_redis, pay_version, pay_environ
+) -> None:
     other = make_app({"REDIS_URL": private_redis.url})
     client = other.test_client()
     need_id = small_need(app)
     order = donate(client, donor["token"], need_id=need_id, amount_fen=2500)
     private_redis.stop()
 
-    body = to_xml(notification(order["out_trade_no"], 2500))
-    response = client.post("/api/v1/payments/wechat/notify", data=body)
-    assert "<![CDATA[SUCCESS]]>" in response.get_data(as_text=True)
+    path, body, headers = paid_notice(pay_version, pay_environ, order["out_trade_no"], 2500)
+    response = client.post(path, data=body, headers=headers)
+    assert answer_of(pay_version, response.status_code, response.get_data(as_text=True)) == (
+        "SUCCESS"
+    )
     assert status_of(app, order["id"]) == DonationStatus.PAID  # recorded all the same
 
     progress = client.get(f"/api/v1/needs/{need_id}/progress")
@@ -98,7 +100,10 @@ def test_redis_down_during_a_notification(make_app, app, donor, private_redis) -
         assert check_counters() == []
 
 
-def test_a_crash_between_commit_and_redis_is_repaired_by_the_worker(client, app, donor) -> None:
+@both_pay_versions
+def test_a_crash_between_commit_and_redis_is_repaired_by_the_worker(
+    client, app, donor, pay_version, pay_environ
+) -> None:
     need_id = small_need(app)
     with app.app_context():
         assert rebuild_need(need_id)  # the counter exists, at zero
@@ -106,8 +111,7 @@ def test_a_crash_between_commit_and_redis_is_repaired_by_the_worker(client, app,
     order = donate(client, donor["token"], need_id=need_id, amount_fen=4100)
     with app.app_context():
         # The request's transaction commits, then the process dies before touching Redis.
-        notice = parse_notification(to_xml(notification(order["out_trade_no"], 4100)),
-                                    app.config["SETTINGS"])  # fmt: skip
+        notice = parsed_notice(app, pay_version, pay_environ, order["out_trade_no"], 4100)
         assert apply_payment(notice).applied
         db.session.commit()
     assert client.get(f"/api/v1/needs/{need_id}/progress").get_json()["raised_fen"] == 0
@@ -190,6 +194,7 @@ def test_reaching_the_goal_funds_the_need_and_late_payments_are_kept(
     assert progress["percent"] == 200
 
 
+@both_pay_versions
 def test_progress_check_and_rebuild_commands(client, app, donor, wechat_sandbox) -> None:
     need_id = small_need(app)
     order = donate(client, donor["token"], need_id=need_id, amount_fen=700)
@@ -251,12 +256,14 @@ def test_copies_across_gunicorn_workers_count_once(
         server.wait(timeout=30)
 
 
-def test_the_worker_funds_a_need_whose_goal_a_crash_left_unchecked(client, app, donor) -> None:
+@both_pay_versions
+def test_the_worker_funds_a_need_whose_goal_a_crash_left_unchecked(
+    client, app, donor, pay_version, pay_environ
+) -> None:
     need_id = small_need(app, goal_fen=500)
     order = donate(client, donor["token"], need_id=need_id, amount_fen=500)
     with app.app_context():
-        notice = parse_notification(to_xml(notification(order["out_trade_no"], 500)),
-                                    app.config["SETTINGS"])  # fmt: skip
+        notice = parsed_notice(app, pay_version, pay_environ, order["out_trade_no"], 500)
         assert apply_payment(notice).applied
         db.session.commit()  # the process dies before the after-commit goal check
     assert client.get(f"/api/v1/needs/{need_id}").get_json()["status"] == "fundraising"
@@ -266,7 +273,10 @@ def test_the_worker_funds_a_need_whose_goal_a_crash_left_unchecked(client, app, 
     assert client.get(f"/api/v1/needs/{need_id}").get_json()["status"] == "funded"
 
 
-def test_a_payment_counted_by_another_process_shows_at_once(make_app, app, donor) -> None:
+@both_pay_versions
+def test_a_payment_counted_by_another_process_shows_at_once(
+    make_app, app, donor, pay_version, pay_environ
+) -> None:
     """Progress reads are served from the process's copy, which Redis invalidates."""
     reader = make_app({"PROGRESS_CACHE_MS": "60000"})  # one process reads ...
     payer = make_app()  # ... another takes the payment: each has its own connections
@@ -282,9 +292,9 @@ def test_a_payment_counted_by_another_process_shows_at_once(make_app, app, donor
     assert client.get(path).get_json()["raised_fen"] == 0
     assert (near.hits, near.misses) == (1, 1)  # served from the copy, no round trip
     order = donate(payer.test_client(), donor["token"], need_id=need_id, amount_fen=2300)
-    body = to_xml(notification(order["out_trade_no"], 2300))
-    answer = payer.test_client().post("/api/v1/payments/wechat/notify", data=body)
-    assert b"SUCCESS" in answer.data
+    notify, body, headers = paid_notice(pay_version, pay_environ, order["out_trade_no"], 2300)
+    answer = payer.test_client().post(notify, data=body, headers=headers)
+    assert answer_of(pay_version, answer.status_code, answer.get_data(as_text=True)) == "SUCCESS"
     progress = client.get(path).get_json()
     assert (progress["raised_fen"], progress["donation_count"], progress["stale"]) == (
         2300, 1, False,

@@ -152,3 +152,55 @@ def resign(environ: dict[str, str], body: bytes) -> dict[str, str]:
             environ["SANDBOX_PAY_PRIVATE_KEY_PATH"], stamp, nonce, body
         ),
     }
+
+
+# ---- one notification, either version: what the donation-path tests post ----------------
+
+V2_NOTIFY = "/api/v1/payments/wechat/notify"
+
+
+def paid_notice(pay_version: str, environ: dict[str, str], out_trade_no: str, total: int,
+                **changes: Any) -> tuple[str, bytes, dict[str, str]]:  # fmt: skip
+    """The path, body and headers of WeChat's signed notice that an order is paid, in the
+    version's form (`changes`: fields of v2's XML or of v3's transaction)."""
+    if pay_version == "v3":
+        body, headers = notification(environ, transaction(out_trade_no, total, **changes))
+        return NOTIFY, body, headers
+    from tests.payments_support import notification as v2_notification
+    from tests.payments_support import to_xml
+
+    body = to_xml(v2_notification(out_trade_no, total, **changes))
+    return V2_NOTIFY, body, {"Content-Type": "text/xml"}
+
+
+def parsed_notice(app: Any, pay_version: str, environ: dict[str, str], out_trade_no: str,
+                  total: int) -> Any:  # fmt: skip
+    """The PaymentNotice the app's own parser makes of a genuine notice (for tests that
+    apply a payment without the endpoint: a process dying between commit and Redis)."""
+    from backend.payments.v3 import V3Keys, parse_v3_notification
+    from backend.payments.wechat_pay import parse_notification
+
+    _, body, headers = paid_notice(pay_version, environ, out_trade_no, total)
+    settings = app.config["SETTINGS"]
+    if pay_version == "v3":
+        return parse_v3_notification(headers, body, V3Keys.from_settings(settings)).payment
+    return parse_notification(body, settings)
+
+
+def answer_of(pay_version: str, status: int, text: str) -> str:
+    """SUCCESS or FAIL, as WeChat reads the answer to a notification, after checking its
+    form: v2 XML with HTTP 200 (a refused body may get 400/413), v3 an empty 204 or
+    `{"code": "FAIL", "message": ...}` with a 4xx/5xx."""
+    if pay_version == "v3":
+        if status == 204:
+            assert text == "", text
+            return "SUCCESS"
+        assert 400 <= status < 600, (status, text)
+        answer = json.loads(text)
+        assert answer["code"] == "FAIL" and answer["message"], answer
+        return "FAIL"
+    if "<return_code><![CDATA[SUCCESS]]></return_code>" in text:
+        assert status == 200, (status, text)
+        return "SUCCESS"
+    assert "<return_code><![CDATA[FAIL]]></return_code>" in text or status in (400, 413), text
+    return "FAIL"
