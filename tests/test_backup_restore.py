@@ -22,7 +22,7 @@ from backend.extensions import db
 from backend.jobs import tasks
 from tests.permissions import login
 from tests.spending_support import decide, disburse, fresh_need, give, spending_team, submit
-from tests.support import PrivateRedis, with_database
+from tests.support import PrivateRedis, unavailable, with_database
 
 pytestmark = pytest.mark.usefixtures("demo")
 
@@ -45,7 +45,7 @@ def pg_tool(name: str, server_major: int) -> str:
         if major >= server_major:
             found.append((major, str(tool)))
     if not found:
-        pytest.skip(f"no {name} for PostgreSQL {server_major}")
+        unavailable(f"no {name} for PostgreSQL {server_major}")
     return min(found)[1]
 
 

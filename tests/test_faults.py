@@ -50,7 +50,7 @@ from backend.progress.service import NEED_LOCK_CLASS
 from backend.wechat_sandbox import SandboxConfig, SandboxServer
 from tests.conftest import dispose, free_port
 from tests.payments_support import notification, sandbox_pay, to_xml, wait_deliveries
-from tests.support import PrivateRedis, assert_error_shape
+from tests.support import PrivateRedis, assert_error_shape, unavailable
 
 #: numbers that make each sandbox login code new
 LOGINS = itertools.count(1)
@@ -76,7 +76,7 @@ def server_user() -> str | None:
         with contextlib.suppress(KeyError):
             pwd.getpwnam(name)
             return name
-    pytest.skip("running as root without an account to run PostgreSQL as")
+    unavailable("running as root without an account to run PostgreSQL as")
 
 
 class PrivatePostgres:

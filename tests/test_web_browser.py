@@ -9,7 +9,6 @@ set) they fail instead: CI must run them (`.ci/run` installs Chromium)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 import requests
 
 from backend.common.money import yuan
+from tests.support import unavailable
 
 pytestmark = pytest.mark.usefixtures("demo")
 
@@ -32,13 +32,6 @@ CHROMIUM_ARGS = [
 #: a mid-range phone held upright
 PHONE = {"width": 390, "height": 844}
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-
-
-def unavailable(reason: str) -> None:
-    """Skip locally; fail under CI, which must run the browser tests."""
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests cannot run under CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

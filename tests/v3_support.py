@@ -24,14 +24,6 @@ NOTIFY = "/api/v1/payments/wechat/v3/notify"
 REFUND_NOTIFY = "/api/v1/payments/wechat/v3/refund-notify"
 
 
-def require_sandbox_v3() -> None:
-    """Skip when the sandbox has no v3 side yet (written by another change)."""
-    try:
-        import backend.wechat_sandbox.v3  # noqa: F401
-    except ImportError:
-        pytest.skip("sandbox v3 missing: backend/wechat_sandbox/v3 is not there yet")
-
-
 @functools.lru_cache(maxsize=8)
 def _private_key(path: str) -> Any:
     """A PEM private key, read once."""

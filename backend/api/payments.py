@@ -27,6 +27,7 @@ from backend.payments.v3 import V3Gateway, V3Notice, parse_v3_notification
 from backend.payments.wechat_pay import (
     MAX_NOTIFICATION_BYTES,
     NotificationRejected,
+    PaymentNotice,
     answer,
     parse_notification,
 )
@@ -118,15 +119,26 @@ def payment_notification() -> Response:
     except NotificationRejected as exc:
         if not exc.verified:
             return _refuse(exc.reason, body)
-        # Signed with our key, yet not for us or not well formed: kept whole, always alerted.
-        count_notification("payment", "rejected", exc.reason)
-        log.warning("ALERT signed payment notification rejected: %s (%s)",
-                    exc.reason, exc.out_trade_no)  # fmt: skip
-        record_notification("payment", body, f"rejected: {exc.reason}", exc.out_trade_no,
-                            request.remote_addr)  # fmt: skip
+        _keep_rejected("payment", body, exc)
         return _xml(False, exc.reason)
+    label = _credited(notice, body)
+    return _xml(True) if label in HANDLED else _xml(False, label)
+
+
+def _keep_rejected(kind: str, body: bytes, exc: NotificationRejected) -> None:
+    """A notification signed with our key, yet not for us or not well formed: kept whole,
+    counted and always alerted (v2 and v3 alike)."""
+    count_notification(kind, "rejected", exc.reason)
+    log.warning("ALERT signed %s notification rejected: %s (%s)", kind, exc.reason,
+                exc.out_trade_no)  # fmt: skip
+    record_notification(kind, body, f"rejected: {exc.reason}", exc.out_trade_no,
+                        request.remote_addr)  # fmt: skip
+
+
+def _credited(notice: PaymentNotice, body: bytes) -> str:
+    """Credit a verified payment notice once (v2 and v3 alike): counted, kept whole, the
+    counter following after the commit, every alert logged; what became of it."""
     remote = request.remote_addr
-    # Verified from here on: kept whole, and every alert is logged.
     outcome = apply_payment(notice, body, remote)
     label = "applied" if outcome.applied else outcome.reason
     count_notification("payment", label)
@@ -134,10 +146,10 @@ def payment_notification() -> Response:
         record_notification("payment", body, label, notice.out_trade_no, remote)
     if outcome.applied:
         after_commit(partial(after_payment, outcome))
-    if label in HANDLED:
-        return _xml(True)
-    log.warning("ALERT payment notification for %s not credited: %s", notice.out_trade_no, label)
-    return _xml(False, label)
+    if label not in HANDLED:
+        log.warning("ALERT payment notification for %s not credited: %s",
+                    notice.out_trade_no, label)  # fmt: skip
+    return label
 
 
 def _not_handled(exc: Exception) -> Response:
@@ -182,10 +194,7 @@ def refund_notification() -> Response:
     except NotificationRejected as exc:
         if not exc.verified:
             return _refuse(exc.reason, body, "refund")
-        count_notification("refund", "rejected", exc.reason)
-        log.warning("ALERT refund notification rejected: %s (%s)", exc.reason, exc.out_trade_no)
-        record_notification("refund", body, f"rejected: {exc.reason}", exc.out_trade_no,
-                            request.remote_addr)  # fmt: skip
+        _keep_rejected("refund", body, exc)
         return _xml(False, exc.reason)
     outcome = _settled(state, body)
     return _xml(True) if outcome.handled else _xml(False, outcome.outcome)
@@ -265,11 +274,7 @@ def _v3_parse(kind: str) -> tuple[V3Notice, bytes] | Response:
         if not exc.verified:
             _refuse(exc.reason, body, kind)
             return _v3_answer(False, exc.reason, 401)
-        count_notification(kind, "rejected", exc.reason)
-        log.warning("ALERT signed v3 %s notification rejected: %s (%s)", kind, exc.reason,
-                    exc.out_trade_no)  # fmt: skip
-        record_notification(kind, body, f"rejected: {exc.reason}", exc.out_trade_no,
-                            request.remote_addr)  # fmt: skip
+        _keep_rejected(kind, body, exc)
         return _v3_answer(False, exc.reason)
 
 
@@ -280,23 +285,14 @@ def payment_notification_v3() -> Response:
     parsed = _v3_parse("payment")
     if isinstance(parsed, Response):
         return parsed
-    (event, body), remote = parsed, request.remote_addr
+    event, body = parsed
     if event.payment is None:
         count_notification("payment", "rejected", "not a payment")
-        record_notification("payment", body, "rejected: not a payment", None, remote)
+        record_notification("payment", body, "rejected: not a payment", None,
+                            request.remote_addr)  # fmt: skip
         return _v3_answer(False, "not a payment event")
-    notice = event.payment
-    outcome = apply_payment(notice, body, remote)
-    label = "applied" if outcome.applied else outcome.reason
-    count_notification("payment", label)
-    if not outcome.recorded:
-        record_notification("payment", body, label, notice.out_trade_no, remote)
-    if outcome.applied:
-        after_commit(partial(after_payment, outcome))
-    if label in HANDLED:
-        return _v3_answer(True)
-    log.warning("ALERT payment notification for %s not credited: %s", notice.out_trade_no, label)
-    return _v3_answer(False, label)
+    label = _credited(event.payment, body)
+    return _v3_answer(True) if label in HANDLED else _v3_answer(False, label)
 
 
 V3_REFUND_NOTIFY_DOC = {
